@@ -1,0 +1,2 @@
+import EdgeOpt
+print("edgeopt")
