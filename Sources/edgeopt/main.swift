@@ -1,2 +1,0 @@
-import EdgeOpt
-print("edgeopt")
