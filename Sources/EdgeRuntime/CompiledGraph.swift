@@ -1,0 +1,327 @@
+import EdgeIR
+
+/// A graph compiled into an execution plan: values numbered into slots, nodes in a topological
+/// schedule with their kernels built, compile-time constants (initializers, Constant nodes and
+/// nodes whose inputs are all constant) evaluated once, and each slot's last reader known so a
+/// value is released as soon as nothing needs it.
+public final class CompiledGraph: Sendable {
+    struct Step: Sendable {
+        let node: Node
+        let description: String
+        let kernel: any OpKernel
+        let inputs: [Int?]
+        let outputs: [Int?]
+        /// Slots whose last reader is this step (released after it).
+        let releases: [Int]
+    }
+
+    let steps: [Step]
+    let slotCount: Int
+    let slotNames: [String]
+    let constants: [(slot: Int, value: Value)]
+    let inputs: [(name: String, slot: Int)]
+    let outputs: [(name: String, slot: Int)]
+    /// Values this graph reads from enclosing scopes.
+    let outerReferences: [(name: String, slot: Int)]
+    /// Last step reading each slot (`steps.count` for graph outputs, -1 if never read).
+    let lastUse: [Int]
+    let slotOfName: [String: Int]
+
+    /// Compiles `graph`. `outerScope` resolves names of enclosing graphs (nil for the main
+    /// graph); it returns the compile-time constant for a name when there is one.
+    init(graph: Graph, opsets: [String: Int], options: SessionOptions,
+         outerScope: ((String) -> (visible: Bool, constant: Tensor?))?) throws {
+        var slotOfName: [String: Int] = [:]
+        var slotNames: [String] = []
+        func slot(_ name: String) -> Int {
+            if let s = slotOfName[name] { return s }
+            slotOfName[name] = slotNames.count
+            slotNames.append(name)
+            return slotNames.count - 1
+        }
+
+        var constantValues: [String: Tensor] = [:]
+        var defined = Set<String>()
+        for (name, tensor) in graph.initializers {
+            constantValues[name] = options.fp16 ? HalfRounding.rounded(tensor) : tensor
+            defined.insert(name)
+        }
+        for sparse in graph.sparseInitializers {
+            guard let dense = sparse.densified() else {
+                throw EdgeError.badInput("sparse initializer '\(sparse.name)' has malformed indices")
+            }
+            constantValues[sparse.name] = dense
+            defined.insert(sparse.name)
+        }
+        var inputs: [(String, Int)] = []
+        for input in graph.inputs where constantValues[input.name] == nil {
+            inputs.append((input.name, slot(input.name)))
+            defined.insert(input.name)
+        }
+
+        // Topological order (Kahn), stable with respect to file order.
+        let producer = graph.producerIndex()
+        var dependencies = [[Int]](repeating: [], count: graph.nodes.count)
+        var outerNames: [String] = []
+        var outerSeen = Set<String>()
+        for (i, node) in graph.nodes.enumerated() {
+            var reads = node.inputs.filter { !$0.isEmpty }
+            for sub in node.subgraphs { reads.append(contentsOf: sub.outerScopeReferences().sorted()) }
+            for name in reads {
+                if let p = producer[name] {
+                    if p != i { dependencies[i].append(p) }
+                } else if !defined.contains(name) {
+                    guard let outerScope, outerScope(name).visible else {
+                        throw EdgeError.badInput("node '\(node.displayName)' (\(node.opType)) reads '\(name)', which no node, input or initializer defines")
+                    }
+                    if !outerSeen.contains(name) {
+                        outerSeen.insert(name)
+                        outerNames.append(name)
+                    }
+                }
+            }
+        }
+        var order: [Int] = []
+        var indegree = dependencies.map { Set($0).count }
+        var dependents = [[Int]](repeating: [], count: graph.nodes.count)
+        for (i, deps) in dependencies.enumerated() { for d in Set(deps) { dependents[d].append(i) } }
+        var ready = (0..<graph.nodes.count).filter { indegree[$0] == 0 }
+        var cursor = 0
+        while cursor < ready.count {
+            let n = ready[cursor]
+            cursor += 1
+            order.append(n)
+            for d in dependents[n].sorted() {
+                indegree[d] -= 1
+                if indegree[d] == 0 { ready.append(d) }
+            }
+        }
+        guard order.count == graph.nodes.count else {
+            let stuck = (0..<graph.nodes.count).first { indegree[$0] > 0 }!
+            throw EdgeError.badInput("the graph has a cycle through node '\(graph.nodes[stuck].displayName)' (\(graph.nodes[stuck].opType))")
+        }
+
+        // Outer values that are constants in their own scope stay constants here (weights used
+        // inside Loop bodies can then be packed once).
+        var outerReferences: [(String, Int)] = []
+        for name in outerNames {
+            if let c = outerScope?(name).constant {
+                constantValues[name] = c
+            } else {
+                outerReferences.append((name, slot(name)))
+            }
+        }
+
+        let pool = WorkerPool(threads: options.threads)
+        var steps: [(node: Node, kernel: any OpKernel)] = []
+        for index in order {
+            let node = graph.nodes[index]
+            let opset = opsets[node.isStandardDomain ? "" : node.domain] ?? 0
+            guard let spec = OperatorRegistry.lookup(opType: node.opType, domain: node.domain, opset: opset) else {
+                throw CompiledGraph.unsupported(node, opset: opset)
+            }
+            let visibleHere: (String) -> (visible: Bool, constant: Tensor?) = { name in
+                if let c = constantValues[name] { return (true, c) }
+                if slotOfName[name] != nil || defined.contains(name) || producer[name] != nil { return (true, nil) }
+                return outerScope?(name) ?? (false, nil)
+            }
+            let build = KernelBuildContext(
+                node: node, opset: opset, options: options,
+                constantLookup: { constantValues[$0] },
+                subgraphCompiler: { sub, _ in
+                    try CompiledGraph(graph: sub, opsets: opsets, options: options, outerScope: visibleHere)
+                })
+            let kernel: any OpKernel
+            do {
+                kernel = try spec.make(build)
+            } catch let error as EdgeError {
+                throw CompiledGraph.contextualize(error, build.nodeDescription)
+            }
+
+            // Fold nodes whose inputs are all known now (Constant, ConstantOfShape of a constant
+            // shape, shape arithmetic on weights, ...), so that kernels downstream see constants.
+            let inputNames = node.inputs.filter { !$0.isEmpty }
+            let foldable = CompiledGraph.foldable(node) && inputNames.allSatisfy { constantValues[$0] != nil }
+                && node.subgraphs.isEmpty
+            if foldable {
+                let context = ExecutionContext(options: options, pool: pool, allocator: nil)
+                context.nodeDescription = build.nodeDescription
+                let values = try node.inputs.map { name -> Value? in name.isEmpty ? nil : .tensor(constantValues[name]!) }
+                let results: [Value?]
+                do {
+                    results = try kernel.run(values, context)
+                } catch let error as EdgeError {
+                    throw CompiledGraph.contextualize(error, build.nodeDescription)
+                }
+                var allTensors = true
+                for (k, name) in node.outputs.enumerated() where !name.isEmpty {
+                    guard k < results.count, let t = results[k]?.tensor else { allTensors = false; continue }
+                    constantValues[name] = options.fp16 ? HalfRounding.rounded(t) : t
+                }
+                if allTensors { continue }
+            }
+            steps.append((node, kernel))
+        }
+
+        // Slots for everything a step touches, graph outputs, and constants that are read.
+        var graphOutputs: [(String, Int)] = []
+        var constants: [(Int, Value)] = []
+        var constantSlot: [String: Int] = [:]
+        func readSlot(_ name: String) -> Int {
+            if let c = constantValues[name], slotOfName[name] == nil || constantSlot[name] != nil {
+                if let s = constantSlot[name] { return s }
+                let s = slot(name)
+                constantSlot[name] = s
+                constants.append((s, .tensor(c)))
+                return s
+            }
+            return slot(name)
+        }
+        var stepInputs: [[Int?]] = []
+        var stepOutputs: [[Int?]] = []
+        for (node, _) in steps {
+            stepInputs.append(node.inputs.map { $0.isEmpty ? nil : readSlot($0) })
+            stepOutputs.append(node.outputs.map { $0.isEmpty ? nil : slot($0) })
+        }
+        for output in graph.outputs {
+            graphOutputs.append((output.name, readSlot(output.name)))
+        }
+
+        var lastUse = [Int](repeating: -1, count: slotNames.count)
+        for (i, (node, _)) in steps.enumerated() {
+            for s in stepInputs[i] { if let s { lastUse[s] = i } }
+            // Values captured by subgraphs stay alive until the node holding the subgraph ran.
+            for sub in node.subgraphs {
+                for name in sub.outerScopeReferences() { if let s = slotOfName[name] { lastUse[s] = i } }
+            }
+        }
+        for output in graphOutputs { lastUse[output.1] = steps.count }
+        for constant in constants { lastUse[constant.0] = steps.count }  // constants are never released
+        var releases = [[Int]](repeating: [], count: steps.count)
+        for (s, last) in lastUse.enumerated() where last >= 0 && last < steps.count { releases[last].append(s) }
+        // An output nobody reads is released right after its producer.
+        for (i, outs) in stepOutputs.enumerated() {
+            for s in outs { if let s, lastUse[s] == -1 { releases[i].append(s); lastUse[s] = i } }
+        }
+
+        self.steps = steps.enumerated().map { i, entry in
+            Step(node: entry.node, description: "node '\(entry.node.displayName)' (\(entry.node.opType))",
+                 kernel: entry.kernel, inputs: stepInputs[i], outputs: stepOutputs[i], releases: releases[i])
+        }
+        self.slotCount = slotNames.count
+        self.slotNames = slotNames
+        self.constants = constants
+        self.inputs = inputs
+        self.outputs = graphOutputs
+        self.outerReferences = outerReferences
+        self.lastUse = lastUse
+        self.slotOfName = slotOfName
+    }
+
+    /// Random generators are not folded: each run must draw anew.
+    static func foldable(_ node: Node) -> Bool {
+        !node.opType.hasPrefix("Random") && node.opType != "Multinomial" && node.opType != "Bernoulli"
+    }
+
+    static func unsupported(_ node: Node, opset: Int) -> EdgeError {
+        let domain = node.isStandardDomain ? "" : " in domain '\(node.domain)'"
+        return EdgeError.unsupported("node '\(node.displayName)' (\(node.opType)\(domain)): operator not supported at opset \(opset)")
+    }
+
+    static func contextualize(_ error: EdgeError, _ description: String) -> EdgeError {
+        guard !error.message.contains(description) else { return error }
+        var copy = error
+        copy.message = "\(description): \(error.message)"
+        return copy
+    }
+
+    /// Checks, before anything is compiled or run, that every node of `graph` and of its
+    /// subgraphs has an implementation at the model's opset.
+    static func validateSupport(_ graph: Graph, opsets: [String: Int]) throws {
+        for node in graph.nodes {
+            let opset = opsets[node.isStandardDomain ? "" : node.domain] ?? 0
+            guard OperatorRegistry.lookup(opType: node.opType, domain: node.domain, opset: opset) != nil else {
+                throw unsupported(node, opset: opset)
+            }
+            for sub in node.subgraphs { try validateSupport(sub, opsets: opsets) }
+        }
+    }
+
+    /// Runs the plan. `inputs` is aligned with `self.inputs`.
+    func execute(inputs feeds: [Value?], parent: Environment?, context: ExecutionContext) throws -> [Value] {
+        let env = Environment(graph: self, parent: parent)
+        for (slot, value) in constants { env.slots[slot] = value }
+        for (k, input) in inputs.enumerated() where k < feeds.count { env.slots[input.slot] = feeds[k] }
+        for (name, slot) in outerReferences {
+            guard let value = parent?.lookup(name) else {
+                throw EdgeError.badInput("subgraph reads '\(name)' from the enclosing scope, which holds no value for it")
+            }
+            env.slots[slot] = value
+        }
+        let previous = context.environment
+        context.environment = env
+        defer { context.environment = previous }
+        let allocator = context.allocator
+
+        for (i, step) in steps.enumerated() {
+            context.currentStep = i
+            context.allocationSequence = 0
+            context.nodeDescription = step.description
+            context.freshStorages.removeAll(keepingCapacity: true)
+            let args = step.inputs.map { $0.flatMap { env.slots[$0] } }
+            let results: [Value?]
+            do {
+                results = try step.kernel.run(args, context)
+            } catch let error as EdgeError {
+                throw CompiledGraph.contextualize(error, step.description)
+            }
+            for (k, slot) in step.outputs.enumerated() {
+                guard let slot else { continue }
+                var value = k < results.count ? results[k] : nil
+                if context.options.fp16, case .tensor(let t)? = value, t.dtype == .float,
+                   context.freshStorages.contains(ObjectIdentifier(t.storage)) {
+                    HalfRounding.roundInPlace(t)
+                    value = .tensor(t)
+                }
+                env.slots[slot] = value
+                if let allocator, allocator.isRecording, let value {
+                    Environment.forEachTensor(in: value) { allocator.noteUse(of: $0.storage, until: lastUse[slot]) }
+                }
+            }
+            for slot in step.releases { env.slots[slot] = nil }
+        }
+
+        return try outputs.map { name, slot in
+            guard let value = env.slots[slot] else {
+                throw EdgeError.badInput("graph output '\(name)' was not produced")
+            }
+            return value
+        }
+    }
+}
+
+/// The values of one graph execution, linked to the enclosing graph's for outer-scope reads.
+final class Environment {
+    let graph: CompiledGraph
+    let parent: Environment?
+    var slots: [Value?]
+
+    init(graph: CompiledGraph, parent: Environment?) {
+        self.graph = graph
+        self.parent = parent
+        slots = Array(repeating: nil, count: graph.slotCount)
+    }
+
+    func lookup(_ name: String) -> Value? {
+        if let s = graph.slotOfName[name], let v = slots[s] { return v }
+        return parent?.lookup(name)
+    }
+
+    static func forEachTensor(in value: Value, _ body: (Tensor) -> Void) {
+        switch value {
+        case .tensor(let t): body(t)
+        case .sequence(let ts, _): ts.forEach(body)
+        case .optional(let v): if let v { forEachTensor(in: v, body) }
+        }
+    }
+}

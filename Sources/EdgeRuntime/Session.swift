@@ -1,0 +1,143 @@
+import EdgeIR
+import Foundation
+
+/// A model compiled for execution on the CPU.
+///
+/// ```swift
+/// let session = try Session(model: model, options: SessionOptions(threads: 2))
+/// let outputs = try session.run(["input": image])   // [name: Tensor]; order in `outputNames`
+/// ```
+/// Compiling validates that every operator (including those in If/Loop bodies) is implemented at
+/// the model's opset, orders the nodes, builds each node's kernel once (attributes parsed, constant
+/// weights packed) and folds constant subexpressions. The first run for a set of input shapes
+/// plans an activation arena that later runs with those shapes reuse.
+///
+/// A session runs one request at a time (concurrent `run` calls are serialized).
+public final class Session: @unchecked Sendable {
+    // @unchecked: the mutable plan cache is guarded by `lock`; everything else is immutable.
+    public let options: SessionOptions
+    public let inputs: [ValueInfo]
+    public let outputNames: [String]
+    let graph: CompiledGraph
+    let pool: WorkerPool
+    private let lock = NSLock()
+    private var plans: [String: (plan: BufferPlan, arena: Arena)] = [:]
+    private var planOrder: [String] = []
+
+    public init(model: Model, options: SessionOptions = SessionOptions()) throws {
+        var opsets: [String: Int] = [:]
+        for entry in model.opsetImports {
+            opsets[entry.domain == "ai.onnx" ? "" : entry.domain] = Int(entry.version)
+        }
+        if opsets[""] == nil { opsets[""] = 1 }
+        try CompiledGraph.validateSupport(model.graph, opsets: opsets)
+        self.options = options
+        self.graph = try CompiledGraph(graph: model.graph, opsets: opsets, options: options, outerScope: nil)
+        self.inputs = model.graph.runtimeInputs
+        self.outputNames = model.graph.outputs.map(\.name)
+        self.pool = WorkerPool(threads: options.threads)
+    }
+
+    /// Bytes of the activation arena planned for the most recent input shapes (0 before a run).
+    public var plannedArenaBytes: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return planOrder.last.flatMap { plans[$0]?.plan.arenaBytes } ?? 0
+    }
+
+    /// Runs the model on tensor feeds and returns every graph output by name (their order is
+    /// `outputNames`). Outputs that are sequences or optionals are rejected here; use `runValues`.
+    public func run(_ feeds: [String: Tensor]) throws -> [String: Tensor] {
+        let values = try runValues(feeds.mapValues { Value.tensor($0) })
+        var result: [String: Tensor] = [:]
+        for (name, value) in zip(outputNames, values) {
+            guard let t = value.tensor else {
+                throw EdgeError.badInput("output '\(name)' is a \(value.kindDescription); use runValues")
+            }
+            result[name] = t
+        }
+        return result
+    }
+
+    /// Runs the model on general values; outputs in `outputNames` order.
+    public func runValues(_ feeds: [String: Value]) throws -> [Value] {
+        let ordered = try checkFeeds(feeds)
+        lock.lock()
+        defer { lock.unlock() }
+        let signature = ordered.map { value -> String in
+            switch value {
+            case .tensor(let t)?: return "\(t.dtype.rawValue):\(t.shape)"
+            default: return "v"
+            }
+        }.joined(separator: ";")
+        let allocator: BufferAllocator?
+        if !options.planBuffers {
+            allocator = nil
+        } else if let planned = plans[signature] {
+            allocator = BufferAllocator(plan: planned.plan, arena: planned.arena)
+        } else {
+            allocator = BufferAllocator(plan: nil, arena: nil)
+        }
+        let context = ExecutionContext(options: options, pool: pool, allocator: allocator)
+        let outputs = try graph.execute(inputs: ordered, parent: nil, context: context)
+        if let allocator, allocator.isRecording {
+            let plan = allocator.makePlan()
+            plans[signature] = (plan, Arena(byteCount: plan.arenaBytes))
+            planOrder.append(signature)
+            if planOrder.count > 4 { plans[planOrder.removeFirst()] = nil }
+        }
+        return outputs.map(Session.detachedFromArena)
+    }
+
+    /// Graph outputs must outlive the next run, which reuses the arena.
+    static func detachedFromArena(_ value: Value) -> Value {
+        switch value {
+        case .tensor(let t):
+            guard t.storage is ArenaStorage else { return value }
+            return .tensor(Tensor(dtype: t.dtype, shape: t.shape, storage: OwnedStorage(copying: t.storage.bytes)))
+        case .sequence(let ts, let e):
+            return .sequence(ts.map { detachedFromArena(.tensor($0)).tensor! }, elementType: e)
+        case .optional(let v):
+            return .optional(v.map(detachedFromArena))
+        }
+    }
+
+    /// Feeds in graph-input order, each checked against its declared type.
+    func checkFeeds(_ feeds: [String: Value]) throws -> [Value?] {
+        let declared = Dictionary(inputs.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        for name in feeds.keys where declared[name] == nil {
+            let known = inputs.map(\.name).joined(separator: ", ")
+            throw EdgeError.badInput("'\(name)' is not an input of the model (inputs: \(known))")
+        }
+        return try graph.inputs.map { name, _ -> Value? in
+            guard let value = feeds[name] else {
+                throw EdgeError.badInput("input '\(name)' was not given")
+            }
+            if case .tensor(let t) = value, let type = declared[name]?.tensorType {
+                try Session.check(t, against: type, input: name)
+            }
+            return value
+        }
+    }
+
+    static func check(_ tensor: Tensor, against type: TensorType, input name: String) throws {
+        if type.elementType != .undefined, tensor.dtype != type.elementType {
+            throw EdgeError.badInput("input '\(name)' must be \(type.elementType), got \(tensor.dtype)")
+        }
+        guard let dims = type.shape else { return }
+        guard dims.count == tensor.rank else {
+            throw EdgeError.badInput("input '\(name)' must have rank \(dims.count) \(type), got shape \(tensor.shape)")
+        }
+        for (axis, dim) in dims.enumerated() {
+            if let fixed = dim.value, fixed != tensor.shape[axis] {
+                throw EdgeError.badInput("input '\(name)' dimension \(axis) must be \(fixed) \(type), got shape \(tensor.shape)")
+            }
+        }
+        if tensor.dtype != .string {
+            let expected = tensor.dtype.byteCount(elements: tensor.elementCount)
+            guard tensor.byteCount >= expected else {
+                throw EdgeError.badInput("input '\(name)' holds \(tensor.byteCount) bytes, shape \(tensor.shape) needs \(expected)")
+            }
+        }
+    }
+}

@@ -1,0 +1,33 @@
+import Foundation
+
+/// How a `Session` executes.
+public struct SessionOptions: Sendable, Equatable {
+    /// Worker threads for kernels that split their work (GEMM, convolution, large elementwise
+    /// loops). Default: the number of cores this process may run on.
+    public var threads: Int
+    /// Precision policy for half precision.
+    ///
+    /// Whatever this flag says, a value the model types as `float16` (or `bfloat16`) is stored in
+    /// that type: each operator reads it, computes in float32 (accumulating in float32), and rounds
+    /// its result to the nearest half-precision value (ties to even). That is what ONNX Runtime and
+    /// an fp16 accelerator with fp32 accumulators compute.
+    ///
+    /// With `fp16 = true` the session additionally rounds every float32 weight once at compile time
+    /// and every float32 operator output through half precision, so an fp32 model runs as if it had
+    /// been converted to fp16 (accuracy preview of an FP16 conversion without rewriting the model).
+    public var fp16: Bool
+    /// Plan one activation arena per set of input shapes and reuse it across runs (the default).
+    /// Off, every operator output gets its own heap buffer (useful to debug a kernel).
+    public var planBuffers: Bool
+
+    public init(threads: Int? = nil, fp16: Bool = false, planBuffers: Bool = true) {
+        self.threads = max(1, threads ?? SessionOptions.availableCores)
+        self.fp16 = fp16
+        self.planBuffers = planBuffers
+    }
+
+    /// Cores available to this process.
+    public static var availableCores: Int {
+        max(1, ProcessInfo.processInfo.activeProcessorCount)
+    }
+}
