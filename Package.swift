@@ -71,7 +71,7 @@ let package = Package(
         // Shared test helpers (temporary dirs, running the CLI, tiny graph builders).
         .target(name: "EdgeTestSupport", dependencies: ["EdgeIR"], path: "Tests/EdgeTestSupport"),
 
-        .testTarget(name: "EdgeIRTests", dependencies: ["EdgeIR", "EdgeTestSupport"]),
+        .testTarget(name: "EdgeIRTests", dependencies: ["EdgeIR", "EdgeTestSupport", "ONNXProto", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         .testTarget(name: "EdgeAnalysisTests", dependencies: ["EdgeAnalysis", "EdgeIR", "EdgeTestSupport"]),
         .testTarget(name: "EdgeKernelsTests", dependencies: ["EdgeKernels"]),
         .testTarget(name: "EdgeRuntimeTests", dependencies: ["EdgeRuntime", "EdgeIR", "EdgeTestSupport"]),
