@@ -35,7 +35,10 @@ extension Graph {
                     case 1:
                         // `stack` runs from a root down to the node that depends on `d`; the cycle
                         // is its part from `d` on, reversed into producer-before-consumer order.
-                        return Array(stack.map(\.node).drop(while: { $0 != d }).reversed())
+                        // Rotated to start at its first node in file order, so messages are stable.
+                        let cycle = Array(stack.map(\.node).drop(while: { $0 != d }).reversed())
+                        let first = cycle.indices.min { cycle[$0] < cycle[$1] }!
+                        return Array(cycle[first...] + cycle[..<first])
                     default:
                         break
                     }
