@@ -75,6 +75,8 @@ let package = Package(
         .testTarget(name: "EdgeAnalysisTests", dependencies: ["EdgeAnalysis", "EdgeIR", "EdgeTestSupport"]),
         .testTarget(name: "EdgeKernelsTests", dependencies: ["EdgeKernels"]),
         .testTarget(name: "EdgeRuntimeTests", dependencies: ["EdgeRuntime", "EdgeIR", "EdgeTestSupport"]),
+        .testTarget(name: "EdgeTransformsTests", dependencies: ["EdgeTransforms", "EdgeRuntime", "EdgeIR", "EdgeTestSupport"]),
+        .testTarget(name: "EdgeCompressionTests", dependencies: ["EdgeCompression", "EdgeRuntime", "EdgeIR", "EdgeTestSupport"]),
         .testTarget(name: "EdgeDevicesTests", dependencies: ["EdgeDevices", "EdgeIR", "EdgeTestSupport"]),
         .testTarget(name: "EdgeOptTests", dependencies: ["EdgeOpt", "EdgeIR", "EdgeTestSupport"]),
     ],
