@@ -101,6 +101,17 @@ final class ONNXRoundTripTests: XCTestCase {
         XCTAssertEqual(try ONNXWriter.serialize(back), bytes)
     }
 
+    func testStreamedBytesEqualWholeMessageSerialization() throws {
+        // The writer streams the main graph field by field; swift-protobuf serializing the
+        // whole message is the reference for the exact bytes.
+        var model = Self.richModel()
+        model.graph.initializers["big"] = Tensor(shape: [300_000], scalars: (0..<300_000).map { Float($0) })
+        model.graph.nodes.append(Node(name: "big_const", opType: "Constant", inputs: [], outputs: ["bc"],
+                                      attributes: [Attribute("value", .tensor(Tensor(shape: [300_000], scalars: [Float](repeating: 2, count: 300_000))))]))
+        let reference: Data = try ProtoExporter(external: nil).model(model).serializedBytes()
+        XCTAssertEqual(try ONNXWriter.serialize(model), reference)
+    }
+
     func testProducerIsEdgeopt() throws {
         var model = Self.richModel()
         model.producerName = "pytorch"

@@ -11,7 +11,7 @@ final class ProtoExporter {
         self.external = external
     }
 
-    func model(_ model: Model) throws -> Onnx_ModelProto {
+    func model(_ model: Model, includeGraph: Bool = true) throws -> Onnx_ModelProto {
         var proto = Onnx_ModelProto()
         proto.irVersion = model.irVersion
         proto.opsetImport = model.opsetImports.map(opset)
@@ -21,7 +21,7 @@ final class ProtoExporter {
         if model.modelVersion != 0 { proto.modelVersion = model.modelVersion }
         if !model.docString.isEmpty { proto.docString = model.docString }
         proto.metadataProps = metadata(model.metadataProps)
-        proto.graph = try graph(model.graph)
+        if includeGraph { proto.graph = try graph(model.graph) }
         proto.functions = try model.functions.map(function)
         do {
             proto.trainingInfo = try model.opaqueTrainingInfo.map { try Onnx_TrainingInfoProto(serializedBytes: $0) }
@@ -33,19 +33,23 @@ final class ProtoExporter {
     }
 
     func graph(_ graph: Graph) throws -> Onnx_GraphProto {
+        try self.graph(graph, includeNodesAndInitializers: true)
+    }
+
+    func graph(_ graph: Graph, includeNodesAndInitializers: Bool) throws -> Onnx_GraphProto {
         var proto = Onnx_GraphProto()
         if !graph.name.isEmpty { proto.name = graph.name }
         if !graph.docString.isEmpty { proto.docString = graph.docString }
         proto.input = graph.inputs.map(valueInfo)
         proto.output = graph.outputs.map(valueInfo)
         proto.valueInfo = graph.valueInfo.map(valueInfo)
-        proto.initializer = try graph.initializers.map { name, tensor in
-            var t = try self.tensor(tensor, name: name, mayGoExternal: true)
-            t.name = name
-            return t
+        if includeNodesAndInitializers {
+            proto.initializer = try graph.initializers.map { name, tensor in
+                try self.tensor(tensor, name: name, mayGoExternal: true)
+            }
+            proto.node = try graph.nodes.map(node)
         }
         proto.sparseInitializer = try graph.sparseInitializers.map(sparseTensor)
-        proto.node = try graph.nodes.map(node)
         proto.quantizationAnnotation = graph.quantizationAnnotations.map { a in
             var p = Onnx_TensorAnnotation()
             p.tensorName = a.tensorName
@@ -120,13 +124,22 @@ final class ProtoExporter {
     /// Constant-node and other attribute tensors stay inline: not every runtime resolves external
     /// data inside attributes, and they keep their storage form (a Constant stays a Constant).
     func tensor(_ tensor: Tensor, name: String?, mayGoExternal: Bool) throws -> Onnx_TensorProto {
+        var (proto, raw) = try tensorWithoutRawData(tensor, name: name, mayGoExternal: mayGoExternal)
+        if let raw { proto.rawData = raw.withUnsafeBytes { Data($0) } }
+        return proto
+    }
+
+    /// The TensorProto minus its `raw_data`, and the tensor whose bytes belong there (nil for
+    /// strings and external data). `raw_data` is field 9 and nothing after it is set, so the bytes
+    /// may be appended to the serialized header as-is.
+    func tensorWithoutRawData(_ tensor: Tensor, name: String?, mayGoExternal: Bool) throws -> (Onnx_TensorProto, Tensor?) {
         var proto = Onnx_TensorProto()
         proto.dims = tensor.shape.map(Int64.init)
         proto.dataType = Int32(tensor.dtype.rawValue)
         if let name { proto.name = name }
         if tensor.dtype == .string {
             proto.stringData = tensor.strings.map { Data($0) }
-            return proto
+            return (proto, nil)
         }
         let expected = tensor.dtype.byteCount(elements: tensor.elementCount)
         guard tensor.byteCount == expected else {
@@ -136,10 +149,9 @@ final class ProtoExporter {
         if mayGoExternal, let external, tensor.byteCount >= external.threshold, tensor.byteCount > 0 {
             proto.externalData = try external.append(tensor)
             proto.dataLocation = .external
-            return proto
+            return (proto, nil)
         }
-        proto.rawData = tensor.withUnsafeBytes { Data($0) }
-        return proto
+        return (proto, tensor)
     }
 
     func sparseTensor(_ sparse: SparseTensor) throws -> Onnx_SparseTensorProto {

@@ -39,11 +39,8 @@ public enum ONNXWriter {
         }
         let fileName = URL(fileURLWithPath: path).lastPathComponent
         let sink = try threshold.map { try ExternalDataSink(location: fileName + ".data", directoryOf: path, threshold: $0) }
-        let exporter = ProtoExporter(external: sink)
-        let proto = try exporter.model(model)
-        let bytes = try serializeChecked(proto, path: path)
         let modelFile = try AtomicFile(path: path)
-        try modelFile.write(bytes)
+        try ModelStreamWriter(exporter: ProtoExporter(external: sink)).write(model, to: modelFile, path: path)
         if let sink, sink.tensorCount > 0 { try sink.file.commit() }
         try modelFile.commit()
     }
@@ -51,21 +48,12 @@ public enum ONNXWriter {
     /// The model with all data inline.
     public static func serialize(_ model: Model) throws -> Data {
         guard model.totalTensorBytes() < protobufLimit else { throw tooLarge(nil) }
-        return try serializeChecked(try ProtoExporter(external: nil).model(model), path: nil)
+        let memory = MemorySink()
+        try ModelStreamWriter(exporter: ProtoExporter(external: nil)).write(model, to: memory, path: nil)
+        return memory.data
     }
 
-    private static func serializeChecked(_ proto: Onnx_ModelProto, path: String?) throws -> Data {
-        let data: Data
-        do {
-            data = try proto.serializedBytes()
-        } catch {
-            throw EdgeError.internalError("cannot serialize the model: \(error)")
-        }
-        guard data.count < protobufLimit else { throw tooLarge(path) }
-        return data
-    }
-
-    private static func tooLarge(_ path: String?) -> EdgeError {
+    static func tooLarge(_ path: String?) -> EdgeError {
         EdgeError.unsupported("the model is larger than protobuf's 2 GB limit; write it with external data", file: path)
     }
 }
