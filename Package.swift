@@ -41,6 +41,8 @@ let package = Package(
         .target(name: "EdgeKernels", dependencies: ["EdgeKernelsAVX2", "EdgeKernelsAVX512"]),
         .target(name: "EdgeKernelsAVX2", swiftSettings: avx2Flags),
         .target(name: "EdgeKernelsAVX512", swiftSettings: avx512Flags),
+        // Kernel micro-benchmarks (release builds only, driven by scripts/bench-kernels).
+        .executableTarget(name: "edgeopt-kernel-bench", dependencies: ["EdgeKernels"]),
 
         // Execution engine: compile a Graph into a plan and run it.
         .target(name: "EdgeRuntime", dependencies: ["EdgeIR", "EdgeKernels"]),

@@ -1,0 +1,50 @@
+/// # EdgeKernels — what the engine calls
+///
+/// Raw-pointer compute kernels; they know nothing of the IR. All matrices are row-major Float
+/// unless stated; every entry point takes `pool: ThreadPool?` (nil = calling thread only) and most
+/// an `isa: KernelISA?` (nil = `KernelISA.active`: best detected level, or `EDGEOPT_ISA`).
+/// Pointers must be valid for the whole call; outputs must not alias inputs.
+///
+/// ## Threads
+/// - `ThreadPool(threads: Int = ThreadPool.defaultThreadCount)` — persistent workers; the caller
+///   participates. `pool.parallelFor(count) { index in … }` / `{ index, worker in … }` (static
+///   contiguous split; `worker < threadCount` for per-worker scratch). Nested calls run serially.
+///
+/// ## ISA
+/// - `KernelISA.portable | .avx2 | .avx512`; `KernelISA.detected`, `.active`, `.supported`.
+///
+/// ## SGEMM  (C = alpha·op(A)·op(B) + beta·C, then epilogue)
+/// - `Kernels.sgemm(transA:transB:m:n:k:alpha:a:lda:b:ldb:beta:c:ldc:epilogue:pool:isa:)`
+/// - `PackedMatrix(packingB:k:n:ldb:transposed:isa:)` — constant right operand (MatMul/Gemm weights),
+///   then `Kernels.sgemm(transA:m:alpha:a:lda:packedB:beta:c:ldc:epilogue:pool:)`.
+/// - `PackedMatrix(packingA:m:k:lda:transposed:isa:)` — constant left operand,
+///   then `Kernels.sgemm(packedA:transB:n:alpha:b:ldb:beta:c:ldc:epilogue:pool:)`.
+/// - `Epilogue(bias: .none | .perRow(ptr) | .perColumn(ptr), activation: Activation)`: y = act(y + bias),
+///   `Activation`: .none .relu .clip(min:max:) .leakyRelu(alpha:) .sigmoid .hardSigmoid(alpha:beta:)
+///   .hardSwish .silu .tanh .gelu. beta == 0 never reads C.
+/// - `Kernels.applyEpilogue(c, m:n:ldc:epilogue:)` — the same epilogue on any block.
+///
+/// ## Convolution (NCHW, 1/2/3-D, ONNX semantics)
+/// - `ConvGeometry(inChannels:outChannels:groups:inputSize:kernelSize:strides:dilations:padsBegin:padsEnd:)`
+///   (spatial dims only; `.outputSize`, `.problem` → nil or a message for an EdgeError).
+/// - `ConvWeights(weights: [C_out, C_in/g, k…] ptr, geometry:isa:)` — pack once at compile time.
+/// - `Kernels.conv(weights, batch:input:bias:activation:output:pool:)` — depthwise 2-D → direct kernel,
+///   1×1/stride 1/no pad → GEMM, else im2col + GEMM; bias (C_out) and activation fused.
+/// - `ConvTransposeGeometry(…, outputSize:, padsBegin:)` (caller resolves output_shape/output_padding/auto_pad;
+///   `ConvTransposeGeometry.defaultOutputSize(…)` helps), `ConvTransposeWeights(weights: [C_in, C_out/g, k…], geometry:)`,
+///   `Kernels.convTranspose(weights, batch:input:bias:activation:output:pool:)`.
+///
+/// ## Integer (exact)
+/// - `Kernels.gemmInt8(m:n:k:a:aSigned:lda:aZeroPoint:b:bSigned:ldb:bZeroPoint:c:ldc:pool:isa:)` —
+///   C(int32) = Σ (a − za)(b − zb), uint8/int8 either side, `ZeroPoint.scalar(z)` or `.perIndex(ptr)`
+///   (per row of A / per column of B). Pre-packed weights: `PackedMatrix(packingInt8B:signed:k:n:ldb:zeroPoints:)`
+///   + `Kernels.gemmInt8(m:a:aSigned:lda:aZeroPoint:packedB:c:ldc:pool:)`.
+/// - `ConvWeights(int8Weights:signed:zeroPoints:geometry:)` + `Kernels.convInt8(weights, batch:input:inputSigned:
+///   inputZeroPoint:output:pool:)` → int32 (ConvInteger / QLinearConv before requantization).
+/// - `Kernels.requantize(src, rows:cols:bias:multiplier: .scalar(s) | .perRow(ptr), zeroPoint:outputSigned:dst:)` —
+///   saturate(roundHalfEven(Float(acc + bias)·multiplier) + zp).
+///
+/// ## Half precision
+/// - `Kernels.floatToHalf / halfToFloat / floatToBFloat16 / bfloat16ToFloat(src, dst, count:)` (UInt16 bits,
+///   round-to-nearest-even, NaN kept), `Kernels.roundThroughHalf(buffer, count:)` for the FP16 mode.
+public enum Kernels {}

@@ -1,0 +1,223 @@
+// The blocked GEMM driver shared by SGEMM, convolution and the int8 GEMM (Goto/BLIS loop nest):
+//
+//   for jc in N by NC:                       packed B block  (kc × nc)  ~ L3
+//     for pc in K by KC:
+//       pack B(pc, jc) in parallel over NR panels (unless pre-packed)
+//       parallel over tasks = (row chunk of ≤ MC rows) × (column slice):
+//         pack A(chunk, pc) into the worker's buffer (unless pre-packed)        ~ L2
+//         for each NR panel of the slice:                                        ~ L1
+//           for each MR panel of the chunk: micro-kernel tile, then (last pc) epilogue
+//
+// Row chunks are balanced to ±1 MR panel; when there are few of them (small M, e.g. a conv with
+// 32 output channels) the columns are split too, so both threads get equal work.
+
+import Foundation
+
+/// Where the driver gets op(A) / op(B) panels.
+enum PanelSource {
+    /// Raw row-major matrix; `alpha` is folded into the packing.
+    case raw(UnsafePointer<Float>, ld: Int, trans: Bool)
+    case packed(PackedMatrix)
+    /// Custom packer writing panels for (p0, kcb, start, count) in the standard layout (im2col, int8).
+    case custom((_ p0: Int, _ kcb: Int, _ start: Int, _ count: Int, _ dst: UnsafeMutablePointer<Float>) -> Void)
+}
+
+/// Where the driver writes results.
+enum GEMMOutput {
+    /// C = alpha·AB + beta·C, then the epilogue.
+    case float(UnsafeMutablePointer<Float>, ldc: Int, beta: Float, Epilogue)
+    /// C (int32) = Σ over k-blocks of Int32(block result); each k-block's float result must be exact.
+    case int32(UnsafeMutablePointer<Int32>, ldc: Int)
+}
+
+struct GEMMDriver {
+    let ks: KernelSet
+    let m: Int, n: Int, k: Int
+    let alpha: Float
+    let a: PanelSource
+    let b: PanelSource
+    let output: GEMMOutput
+    let pool: ThreadPool?
+
+    func run() {
+        if m <= 0 || n <= 0 { return }
+        if k <= 0 { finishWithoutProducts(); return }
+        let mr = ks.mr, nr = ks.nr, kc = ks.kc, nc = ks.nc
+        let threads = pool?.threadCount ?? 1
+
+        // Row chunks balanced in MR panels.
+        let mPanels = (m + mr - 1) / mr
+        var mChunks = max(1, (mPanels * mr + ks.mc - 1) / ks.mc)
+        var nSplit = 1
+        if threads > 1 {
+            if mPanels >= 4 * threads {
+                mChunks = (mChunks + threads - 1) / threads * threads
+            } else {
+                nSplit = threads
+            }
+        }
+        mChunks = min(mChunks, mPanels)
+        let chunkPanelsMax = (mPanels + mChunks - 1) / mChunks + 1
+
+        let aBufCount = chunkPanelsMax * mr * kc
+        let workers = threads
+        let aBuf = UnsafeMutablePointer<Float>.allocate(capacity: workers * aBufCount + workers * mr * nr)
+        defer { aBuf.deallocate() }
+        let tileBufBase = aBuf + workers * aBufCount
+        let ncMax = min(nc, (n + nr - 1) / nr * nr)
+        var bBuf: UnsafeMutablePointer<Float>? = nil
+        if case .packed = b {} else { bBuf = .allocate(capacity: ncMax * kc) }
+        defer { bBuf?.deallocate() }
+
+        var jc = 0
+        while jc < n {
+            let ncb = min(nc, n - jc)
+            let nPanels = (ncb + nr - 1) / nr
+            let split = min(nSplit, nPanels)
+            var pc = 0
+            while pc < k {
+                let kcb = min(kc, k - pc)
+                let first = pc == 0, last = pc + kcb == k
+                // Panels of B for this (pc, jc).
+                let bPanels: UnsafePointer<Float>
+                switch b {
+                case let .packed(pm):
+                    bPanels = pm.panels(p0: pc, kcb: kcb, index: jc)
+                case let .raw(ptr, ld, trans):
+                    let buf = bBuf!
+                    let pieces = min(nPanels, threads)
+                    parallel(pieces) { t, _ in
+                        let q0 = nPanels * t / pieces, q1 = nPanels * (t + 1) / pieces
+                        let j0 = q0 * nr, cols = min(ncb, q1 * nr) - j0
+                        if cols > 0 {
+                            packBPanels(ptr, ldb: ld, trans: trans, p0: pc, kcb: kcb, j0: jc + j0, cols: cols,
+                                        nr: nr, alpha: alphaOnB, into: buf + q0 * nr * kcb)
+                        }
+                    }
+                    bPanels = UnsafePointer(buf)
+                case let .custom(pack):
+                    let buf = bBuf!
+                    let pieces = min(nPanels, threads)
+                    parallel(pieces) { t, _ in
+                        let q0 = nPanels * t / pieces, q1 = nPanels * (t + 1) / pieces
+                        let j0 = q0 * nr, cols = min(ncb, q1 * nr) - j0
+                        if cols > 0 { pack(pc, kcb, jc + j0, cols, buf + q0 * nr * kcb) }
+                    }
+                    bPanels = UnsafePointer(buf)
+                }
+
+                parallel(mChunks * split) { task, worker in
+                    let chunk = task / split, slice = task % split
+                    let ip0 = mPanels * chunk / mChunks, ip1 = mPanels * (chunk + 1) / mChunks
+                    let q0 = nPanels * slice / split, q1 = nPanels * (slice + 1) / split
+                    if ip0 >= ip1 || q0 >= q1 { return }
+                    let i0 = ip0 * mr, rows = min(m, ip1 * mr) - i0
+                    let aPanels: UnsafePointer<Float>
+                    switch a {
+                    case let .packed(pm):
+                        aPanels = pm.panels(p0: pc, kcb: kcb, index: i0)
+                    case let .raw(ptr, ld, trans):
+                        let buf = aBuf + worker * aBufCount
+                        packAPanels(ptr, lda: ld, trans: trans, i0: i0, rows: rows, p0: pc, kcb: kcb, mr: mr,
+                                    alpha: alphaOnA, into: buf)
+                        aPanels = UnsafePointer(buf)
+                    case let .custom(pack):
+                        let buf = aBuf + worker * aBufCount
+                        pack(pc, kcb, i0, rows, buf)
+                        aPanels = UnsafePointer(buf)
+                    }
+                    let tileBuf = tileBufBase + worker * mr * nr
+                    for q in q0..<q1 {
+                        let j = jc + q * nr, cols = min(nr, n - j)
+                        let bp = bPanels + q * nr * kcb
+                        for ip in 0..<(ip1 - ip0) {
+                            let i = i0 + ip * mr, tileRows = min(mr, m - i)
+                            computeTile(aPanels + ip * mr * kcb, bp, kcb: kcb, i: i, j: j, rows: tileRows, cols: cols,
+                                        first: first, last: last, tileBuf: tileBuf)
+                        }
+                    }
+                }
+                pc += kcb
+            }
+            jc += ncb
+        }
+    }
+
+    /// alpha goes into whichever operand the driver packs itself (A first).
+    private var alphaOnA: Float { if case .raw = a { return alpha }; return 1 }
+    private var alphaOnB: Float {
+        if case .raw = a { return 1 }
+        if case .raw = b { return alpha }
+        return 1
+    }
+
+    @inline(__always) private func parallel(_ count: Int, _ body: (Int, Int) -> Void) {
+        if let pool, pool.threadCount > 1 { pool.parallelFor(count, body) } else { for i in 0..<count { body(i, 0) } }
+    }
+
+    @inline(__always) private func computeTile(_ ap: UnsafePointer<Float>, _ bp: UnsafePointer<Float>, kcb: Int,
+                                               i: Int, j: Int, rows: Int, cols: Int, first: Bool, last: Bool,
+                                               tileBuf: UnsafeMutablePointer<Float>) {
+        let mr = ks.mr, nr = ks.nr
+        switch output {
+        case let .float(c, ldc, beta, epilogue):
+            let cTile = c + i * ldc + j
+            if first && beta != 0 && beta != 1 {
+                for r in 0..<rows { for t in 0..<cols { cTile[r * ldc + t] *= beta } }
+            }
+            let accumulate = !first || beta != 0
+            if rows == mr && cols == nr {
+                ks.tile(kcb, ap, bp, cTile, ldc, accumulate)
+            } else {
+                ks.tile(kcb, ap, bp, tileBuf, nr, false)
+                for r in 0..<rows {
+                    let dst = cTile + r * ldc, src = tileBuf + r * nr
+                    if accumulate { for t in 0..<cols { dst[t] += src[t] } } else { dst.update(from: src, count: cols) }
+                }
+            }
+            if last && !epilogue.isIdentity {
+                let (code, p0, p1) = epilogue.activation.encoded
+                for r in 0..<rows {
+                    var rowBias: Float = 0
+                    var colBias: UnsafePointer<Float>? = nil
+                    switch epilogue.bias {
+                    case .none: break
+                    case let .perRow(bias): rowBias = bias[i + r]
+                    case let .perColumn(bias): colBias = bias + j
+                    }
+                    ks.epilogueRow(cTile + r * ldc, cols, rowBias, colBias, code, p0, p1)
+                }
+            }
+        case let .int32(c, ldc):
+            ks.tile(kcb, ap, bp, tileBuf, nr, false)
+            let cTile = c + i * ldc + j
+            for r in 0..<rows {
+                let dst = cTile + r * ldc, src = tileBuf + r * nr
+                if first { for t in 0..<cols { dst[t] = Int32(src[t]) } }
+                else { for t in 0..<cols { dst[t] &+= Int32(src[t]) } }
+            }
+        }
+    }
+
+    /// k == 0: the product is empty, so C = beta·C (or 0) followed by the epilogue.
+    private func finishWithoutProducts() {
+        switch output {
+        case let .float(c, ldc, beta, epilogue):
+            let (code, p0, p1) = epilogue.activation.encoded
+            for i in 0..<m {
+                let row = c + i * ldc
+                for j in 0..<n { row[j] = beta == 0 ? 0 : beta * row[j] }
+                var rowBias: Float = 0
+                var colBias: UnsafePointer<Float>? = nil
+                switch epilogue.bias {
+                case .none: break
+                case let .perRow(bias): rowBias = bias[i]
+                case let .perColumn(bias): colBias = bias
+                }
+                ks.epilogueRow(row, n, rowBias, colBias, code, p0, p1)
+            }
+        case let .int32(c, ldc):
+            for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) }
+        }
+    }
+}

@@ -1,0 +1,88 @@
+import EdgeKernelsAVX2
+import EdgeKernelsAVX512
+import Foundation
+
+/// An instruction-set level of the kernels. Every kernel entry point takes an optional `isa:`; nil
+/// means `KernelISA.active`.
+public enum KernelISA: String, Sendable, CaseIterable, Comparable {
+    case portable, avx2, avx512
+
+    public static func < (a: KernelISA, b: KernelISA) -> Bool { a.rank < b.rank }
+    private var rank: Int { self == .portable ? 0 : self == .avx2 ? 1 : 2 }
+
+    /// The best level this CPU (and OS) supports. On Linux the kernel lists a feature in
+    /// /proc/cpuinfo only when it also saves that register state (XCR0), so the flags are a
+    /// complete test; elsewhere we fall back to portable.
+    public static let detected: KernelISA = {
+        #if arch(x86_64) && os(Linux)
+        guard let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+              let line = text.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else { return .portable }
+        let flags = Set(line.split(separator: " ").map(String.init))
+        if ["avx512f", "avx512bw", "avx512vl", "avx512dq", "avx2", "fma", "f16c"].allSatisfy(flags.contains) { return .avx512 }
+        if ["avx2", "fma", "f16c"].allSatisfy(flags.contains) { return .avx2 }
+        return .portable
+        #else
+        return .portable
+        #endif
+    }()
+
+    /// The level used when a call does not name one: `EDGEOPT_ISA=portable|avx2|avx512` if set
+    /// (capped at what the CPU supports), else `detected`.
+    public static let active: KernelISA = {
+        if let env = ProcessInfo.processInfo.environment["EDGEOPT_ISA"], let isa = KernelISA(rawValue: env.lowercased()) {
+            return min(isa, detected)
+        }
+        return detected
+    }()
+
+    /// Levels this CPU can run, for tests that sweep every path.
+    public static var supported: [KernelISA] { allCases.filter { $0 <= detected } }
+}
+
+/// The per-ISA function table the drivers call through. Block sizes: a packed A block
+/// (mc × kc) stays in L2, a B micro-panel (kc × nr) in L1, the packed B block (kc × nc) in L3.
+struct KernelSet: Sendable {
+    typealias Tile = @Sendable (Int, UnsafePointer<Float>, UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int, Bool) -> Void
+    typealias RowEpilogue = @Sendable (UnsafeMutablePointer<Float>, Int, Float, UnsafePointer<Float>?, Int, Float, Float) -> Void
+    typealias Depthwise = @Sendable ([Int], UnsafePointer<Float>, UnsafePointer<Float>, Float, UnsafeMutablePointer<Float>,
+                                      UnsafeMutablePointer<Float>, Int, Float, Float) -> Void
+    typealias ToBits = @Sendable (UnsafePointer<Float>, UnsafeMutablePointer<UInt16>, Int) -> Void
+    typealias FromBits = @Sendable (UnsafePointer<UInt16>, UnsafeMutablePointer<Float>, Int) -> Void
+
+    let isa: KernelISA
+    let mr: Int, nr: Int, kc: Int, mc: Int, nc: Int
+    let tile: Tile
+    let epilogueRow: RowEpilogue
+    let depthwisePlane: Depthwise
+    let depthwiseScratchCount: @Sendable ([Int]) -> Int
+    let floatToHalf: ToBits, halfToFloat: FromBits, floatToBFloat16: ToBits, bfloat16ToFloat: FromBits
+
+    static let portable = KernelSet(
+        isa: .portable, mr: PortableKernels.mr, nr: PortableKernels.nr, kc: 256, mc: 128, nc: 4096,
+        tile: PortableKernels.tile, epilogueRow: PortableKernels.epilogueRow,
+        depthwisePlane: PortableKernels.depthwisePlane, depthwiseScratchCount: PortableKernels.depthwiseScratchCount,
+        floatToHalf: PortableKernels.floatToHalf, halfToFloat: PortableKernels.halfToFloat,
+        floatToBFloat16: PortableKernels.floatToBFloat16, bfloat16ToFloat: PortableKernels.bfloat16ToFloat)
+
+    static let avx2 = KernelSet(
+        isa: .avx2, mr: AVX2Kernels.mr, nr: AVX2Kernels.nr, kc: 256, mc: 144, nc: 4096,
+        tile: AVX2Kernels.tile, epilogueRow: AVX2Kernels.epilogueRow,
+        depthwisePlane: AVX2Kernels.depthwisePlane, depthwiseScratchCount: AVX2Kernels.depthwiseScratchCount,
+        floatToHalf: AVX2Kernels.floatToHalf, halfToFloat: AVX2Kernels.halfToFloat,
+        floatToBFloat16: AVX2Kernels.floatToBFloat16, bfloat16ToFloat: AVX2Kernels.bfloat16ToFloat)
+
+    static let avx512 = KernelSet(
+        isa: .avx512, mr: AVX512Kernels.mr, nr: AVX512Kernels.nr, kc: 256, mc: 168, nc: 4096,
+        tile: AVX512Kernels.tile, epilogueRow: AVX512Kernels.epilogueRow,
+        depthwisePlane: AVX512Kernels.depthwisePlane, depthwiseScratchCount: AVX512Kernels.depthwiseScratchCount,
+        floatToHalf: AVX512Kernels.floatToHalf, halfToFloat: AVX512Kernels.halfToFloat,
+        floatToBFloat16: AVX512Kernels.floatToBFloat16, bfloat16ToFloat: AVX512Kernels.bfloat16ToFloat)
+
+    static func forISA(_ isa: KernelISA?) -> KernelSet {
+        switch min(isa ?? .active, .detected) {
+        case .portable: return .portable
+        case .avx2: return .avx2
+        case .avx512: return .avx512
+        }
+    }
+}

@@ -1,0 +1,70 @@
+// Portable kernels (baseline SSE2 on x86-64, NEON on arm64): no FMA, so products and sums are
+// separate operations (SIMD `addingProduct` would become a libm fmaf call per lane here).
+// Built with no ISA flags (see Package.swift); the SGEMM micro-kernel below keeps an 4×8 block
+// of C in 8 xmm vector registers and streams packed panels of A (broadcast) and B (vector loads).
+// The tile body is unrolled, one accumulator variable per row of C, because Swift has
+// no way to keep an array of SIMD accumulators in registers.
+
+@inline(__always) func vfma(_ a: SIMD16<Float>, _ b: SIMD16<Float>, _ c: SIMD16<Float>) -> SIMD16<Float> {
+    a * b + c
+}
+
+enum PortableKernels {
+    static let mr = 4
+    static let nr = 8
+
+    /// 4×8 tile: c[r][0..<8] (+)= Σ_k a[k·4+r]·b[k·8..<(k+1)·8].
+    /// `a` is an MR-row panel packed k-major, `b` an NR-column panel packed k-major.
+    /// Only SIMD4<Float> is used: wider SIMD types lower to per-lane loops in Swift's stdlib.
+    static func tile(_ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
+                            _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ accumulate: Bool) {
+        var c0_0 = SIMD4<Float>(repeating: 0); var c0_1 = SIMD4<Float>(repeating: 0)
+        var c1_0 = SIMD4<Float>(repeating: 0); var c1_1 = SIMD4<Float>(repeating: 0)
+        var c2_0 = SIMD4<Float>(repeating: 0); var c2_1 = SIMD4<Float>(repeating: 0)
+        var c3_0 = SIMD4<Float>(repeating: 0); var c3_1 = SIMD4<Float>(repeating: 0)
+        var pa = a, pb = b
+        for _ in 0..<kc {
+            let b0 = UnsafeRawPointer(pb + 0).loadUnaligned(as: SIMD4<Float>.self)
+            let b1 = UnsafeRawPointer(pb + 4).loadUnaligned(as: SIMD4<Float>.self)
+            let a0 = SIMD4<Float>(repeating: pa[0]); c0_0 = c0_0 + a0 * b0; c0_1 = c0_1 + a0 * b1
+            let a1 = SIMD4<Float>(repeating: pa[1]); c1_0 = c1_0 + a1 * b0; c1_1 = c1_1 + a1 * b1
+            let a2 = SIMD4<Float>(repeating: pa[2]); c2_0 = c2_0 + a2 * b0; c2_1 = c2_1 + a2 * b1
+            let a3 = SIMD4<Float>(repeating: pa[3]); c3_0 = c3_0 + a3 * b0; c3_1 = c3_1 + a3 * b1
+            pa += 4; pb += 8
+        }
+        if accumulate {
+            store(c0_0 + load(c + 0 * ldc + 0), c + 0 * ldc + 0); store(c0_1 + load(c + 0 * ldc + 4), c + 0 * ldc + 4)
+            store(c1_0 + load(c + 1 * ldc + 0), c + 1 * ldc + 0); store(c1_1 + load(c + 1 * ldc + 4), c + 1 * ldc + 4)
+            store(c2_0 + load(c + 2 * ldc + 0), c + 2 * ldc + 0); store(c2_1 + load(c + 2 * ldc + 4), c + 2 * ldc + 4)
+            store(c3_0 + load(c + 3 * ldc + 0), c + 3 * ldc + 0); store(c3_1 + load(c + 3 * ldc + 4), c + 3 * ldc + 4)
+        } else {
+            store(c0_0, c + 0 * ldc + 0); store(c0_1, c + 0 * ldc + 4)
+            store(c1_0, c + 1 * ldc + 0); store(c1_1, c + 1 * ldc + 4)
+            store(c2_0, c + 2 * ldc + 0); store(c2_1, c + 2 * ldc + 4)
+            store(c3_0, c + 3 * ldc + 0); store(c3_1, c + 3 * ldc + 4)
+        }
+    }
+    @inline(__always) static func load(_ p: UnsafeMutablePointer<Float>) -> SIMD4<Float> { UnsafeRawPointer(p).loadUnaligned(as: SIMD4<Float>.self) }
+    @inline(__always) static func store(_ v: SIMD4<Float>, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD4<Float>.self) }
+    static func epilogueRow(_ c: UnsafeMutablePointer<Float>, _ n: Int, _ rowBias: Float,
+                                   _ colBias: UnsafePointer<Float>?, _ code: Int, _ p0: Float, _ p1: Float) {
+        epilogueRowImpl(c, n, rowBias, colBias, code, p0, p1)
+    }
+    /// Direct depthwise conv of one plane; `geometry` = [ih, iw, oh, ow, kh, kw, sh, sw, padTop, padLeft, dh, dw].
+    static func depthwisePlane(_ geometry: [Int], _ input: UnsafePointer<Float>, _ weights: UnsafePointer<Float>,
+                                      _ bias: Float, _ output: UnsafeMutablePointer<Float>, _ scratch: UnsafeMutablePointer<Float>,
+                                      _ code: Int, _ p0: Float, _ p1: Float) {
+        let g = geometry
+        let s = DepthwiseShape(ih: g[0], iw: g[1], oh: g[2], ow: g[3], kh: g[4], kw: g[5], sh: g[6], sw: g[7],
+                               padTop: g[8], padLeft: g[9], dh: g[10], dw: g[11])
+        depthwisePlaneImpl(s, input, weights, bias, output, scratch, code, p0, p1)
+    }
+    static func depthwiseScratchCount(_ g: [Int]) -> Int {
+        DepthwiseShape(ih: g[0], iw: g[1], oh: g[2], ow: g[3], kh: g[4], kw: g[5], sh: g[6], sw: g[7],
+                       padTop: g[8], padLeft: g[9], dh: g[10], dw: g[11]).scratchCount
+    }
+    static func floatToHalf(_ s: UnsafePointer<Float>, _ d: UnsafeMutablePointer<UInt16>, _ n: Int) { floatToHalfImpl(s, d, n) }
+    static func halfToFloat(_ s: UnsafePointer<UInt16>, _ d: UnsafeMutablePointer<Float>, _ n: Int) { halfToFloatImpl(s, d, n) }
+    static func floatToBFloat16(_ s: UnsafePointer<Float>, _ d: UnsafeMutablePointer<UInt16>, _ n: Int) { floatToBFloat16Impl(s, d, n) }
+    static func bfloat16ToFloat(_ s: UnsafePointer<UInt16>, _ d: UnsafeMutablePointer<Float>, _ n: Int) { bfloat16ToFloatImpl(s, d, n) }
+}

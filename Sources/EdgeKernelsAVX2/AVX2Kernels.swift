@@ -1,0 +1,77 @@
+// AVX2 + FMA + F16C kernels.
+// Built with -mavx2 -mfma -mf16c (see Package.swift); the SGEMM micro-kernel below keeps an 6×16 block
+// of C in 12 ymm vector registers and streams packed panels of A (broadcast) and B (vector loads).
+// The tile body is unrolled, one accumulator variable per row of C, because Swift has
+// no way to keep an array of SIMD accumulators in registers.
+
+@inline(__always) func vfma(_ a: SIMD16<Float>, _ b: SIMD16<Float>, _ c: SIMD16<Float>) -> SIMD16<Float> {
+    c.addingProduct(a, b)  // two vfmadd231ps ymm
+}
+
+public enum AVX2Kernels {
+    public static let mr = 6
+    public static let nr = 16
+
+    /// 6×16 tile: c[r][0..<16] (+)= Σ_k a[k·6+r]·b[k·16..<(k+1)·16].
+    /// `a` is an MR-row panel packed k-major, `b` an NR-column panel packed k-major.
+    /// Only SIMD8<Float> is used: wider SIMD types lower to per-lane loops in Swift's stdlib.
+    public static func tile(_ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
+                            _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ accumulate: Bool) {
+        var c0_0 = SIMD8<Float>(repeating: 0); var c0_1 = SIMD8<Float>(repeating: 0)
+        var c1_0 = SIMD8<Float>(repeating: 0); var c1_1 = SIMD8<Float>(repeating: 0)
+        var c2_0 = SIMD8<Float>(repeating: 0); var c2_1 = SIMD8<Float>(repeating: 0)
+        var c3_0 = SIMD8<Float>(repeating: 0); var c3_1 = SIMD8<Float>(repeating: 0)
+        var c4_0 = SIMD8<Float>(repeating: 0); var c4_1 = SIMD8<Float>(repeating: 0)
+        var c5_0 = SIMD8<Float>(repeating: 0); var c5_1 = SIMD8<Float>(repeating: 0)
+        var pa = a, pb = b
+        for _ in 0..<kc {
+            let b0 = UnsafeRawPointer(pb + 0).loadUnaligned(as: SIMD8<Float>.self)
+            let b1 = UnsafeRawPointer(pb + 8).loadUnaligned(as: SIMD8<Float>.self)
+            let a0 = SIMD8<Float>(repeating: pa[0]); c0_0 = c0_0.addingProduct(a0, b0); c0_1 = c0_1.addingProduct(a0, b1)
+            let a1 = SIMD8<Float>(repeating: pa[1]); c1_0 = c1_0.addingProduct(a1, b0); c1_1 = c1_1.addingProduct(a1, b1)
+            let a2 = SIMD8<Float>(repeating: pa[2]); c2_0 = c2_0.addingProduct(a2, b0); c2_1 = c2_1.addingProduct(a2, b1)
+            let a3 = SIMD8<Float>(repeating: pa[3]); c3_0 = c3_0.addingProduct(a3, b0); c3_1 = c3_1.addingProduct(a3, b1)
+            let a4 = SIMD8<Float>(repeating: pa[4]); c4_0 = c4_0.addingProduct(a4, b0); c4_1 = c4_1.addingProduct(a4, b1)
+            let a5 = SIMD8<Float>(repeating: pa[5]); c5_0 = c5_0.addingProduct(a5, b0); c5_1 = c5_1.addingProduct(a5, b1)
+            pa += 6; pb += 16
+        }
+        if accumulate {
+            store(c0_0 + load(c + 0 * ldc + 0), c + 0 * ldc + 0); store(c0_1 + load(c + 0 * ldc + 8), c + 0 * ldc + 8)
+            store(c1_0 + load(c + 1 * ldc + 0), c + 1 * ldc + 0); store(c1_1 + load(c + 1 * ldc + 8), c + 1 * ldc + 8)
+            store(c2_0 + load(c + 2 * ldc + 0), c + 2 * ldc + 0); store(c2_1 + load(c + 2 * ldc + 8), c + 2 * ldc + 8)
+            store(c3_0 + load(c + 3 * ldc + 0), c + 3 * ldc + 0); store(c3_1 + load(c + 3 * ldc + 8), c + 3 * ldc + 8)
+            store(c4_0 + load(c + 4 * ldc + 0), c + 4 * ldc + 0); store(c4_1 + load(c + 4 * ldc + 8), c + 4 * ldc + 8)
+            store(c5_0 + load(c + 5 * ldc + 0), c + 5 * ldc + 0); store(c5_1 + load(c + 5 * ldc + 8), c + 5 * ldc + 8)
+        } else {
+            store(c0_0, c + 0 * ldc + 0); store(c0_1, c + 0 * ldc + 8)
+            store(c1_0, c + 1 * ldc + 0); store(c1_1, c + 1 * ldc + 8)
+            store(c2_0, c + 2 * ldc + 0); store(c2_1, c + 2 * ldc + 8)
+            store(c3_0, c + 3 * ldc + 0); store(c3_1, c + 3 * ldc + 8)
+            store(c4_0, c + 4 * ldc + 0); store(c4_1, c + 4 * ldc + 8)
+            store(c5_0, c + 5 * ldc + 0); store(c5_1, c + 5 * ldc + 8)
+        }
+    }
+    @inline(__always) static func load(_ p: UnsafeMutablePointer<Float>) -> SIMD8<Float> { UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self) }
+    @inline(__always) static func store(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self) }
+    public static func epilogueRow(_ c: UnsafeMutablePointer<Float>, _ n: Int, _ rowBias: Float,
+                                   _ colBias: UnsafePointer<Float>?, _ code: Int, _ p0: Float, _ p1: Float) {
+        epilogueRowImpl(c, n, rowBias, colBias, code, p0, p1)
+    }
+    /// Direct depthwise conv of one plane; `geometry` = [ih, iw, oh, ow, kh, kw, sh, sw, padTop, padLeft, dh, dw].
+    public static func depthwisePlane(_ geometry: [Int], _ input: UnsafePointer<Float>, _ weights: UnsafePointer<Float>,
+                                      _ bias: Float, _ output: UnsafeMutablePointer<Float>, _ scratch: UnsafeMutablePointer<Float>,
+                                      _ code: Int, _ p0: Float, _ p1: Float) {
+        let g = geometry
+        let s = DepthwiseShape(ih: g[0], iw: g[1], oh: g[2], ow: g[3], kh: g[4], kw: g[5], sh: g[6], sw: g[7],
+                               padTop: g[8], padLeft: g[9], dh: g[10], dw: g[11])
+        depthwisePlaneImpl(s, input, weights, bias, output, scratch, code, p0, p1)
+    }
+    public static func depthwiseScratchCount(_ g: [Int]) -> Int {
+        DepthwiseShape(ih: g[0], iw: g[1], oh: g[2], ow: g[3], kh: g[4], kw: g[5], sh: g[6], sw: g[7],
+                       padTop: g[8], padLeft: g[9], dh: g[10], dw: g[11]).scratchCount
+    }
+    public static func floatToHalf(_ s: UnsafePointer<Float>, _ d: UnsafeMutablePointer<UInt16>, _ n: Int) { floatToHalfImpl(s, d, n) }
+    public static func halfToFloat(_ s: UnsafePointer<UInt16>, _ d: UnsafeMutablePointer<Float>, _ n: Int) { halfToFloatImpl(s, d, n) }
+    public static func floatToBFloat16(_ s: UnsafePointer<Float>, _ d: UnsafeMutablePointer<UInt16>, _ n: Int) { floatToBFloat16Impl(s, d, n) }
+    public static func bfloat16ToFloat(_ s: UnsafePointer<UInt16>, _ d: UnsafeMutablePointer<Float>, _ n: Int) { bfloat16ToFloatImpl(s, d, n) }
+}

@@ -1,0 +1,109 @@
+// AVX-512 kernels (x86-64 with AVX512F/BW/VL/DQ).
+// Built with -mavx512f/bw/vl/dq -mfma -mf16c (see Package.swift); the SGEMM micro-kernel below keeps an 14×32 block
+// of C in 28 zmm vector registers and streams packed panels of A (broadcast) and B (vector loads).
+// The tile body is unrolled, one accumulator variable per row of C, because Swift has
+// no way to keep an array of SIMD accumulators in registers.
+
+@inline(__always) func vfma(_ a: SIMD16<Float>, _ b: SIMD16<Float>, _ c: SIMD16<Float>) -> SIMD16<Float> {
+    c.addingProduct(a, b)  // one vfmadd231ps zmm
+}
+
+public enum AVX512Kernels {
+    public static let mr = 14
+    public static let nr = 32
+
+    /// 14×32 tile: c[r][0..<32] (+)= Σ_k a[k·14+r]·b[k·32..<(k+1)·32].
+    /// `a` is an MR-row panel packed k-major, `b` an NR-column panel packed k-major.
+    /// Only SIMD16<Float> is used: wider SIMD types lower to per-lane loops in Swift's stdlib.
+    public static func tile(_ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
+                            _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ accumulate: Bool) {
+        var c0_0 = SIMD16<Float>(repeating: 0); var c0_1 = SIMD16<Float>(repeating: 0)
+        var c1_0 = SIMD16<Float>(repeating: 0); var c1_1 = SIMD16<Float>(repeating: 0)
+        var c2_0 = SIMD16<Float>(repeating: 0); var c2_1 = SIMD16<Float>(repeating: 0)
+        var c3_0 = SIMD16<Float>(repeating: 0); var c3_1 = SIMD16<Float>(repeating: 0)
+        var c4_0 = SIMD16<Float>(repeating: 0); var c4_1 = SIMD16<Float>(repeating: 0)
+        var c5_0 = SIMD16<Float>(repeating: 0); var c5_1 = SIMD16<Float>(repeating: 0)
+        var c6_0 = SIMD16<Float>(repeating: 0); var c6_1 = SIMD16<Float>(repeating: 0)
+        var c7_0 = SIMD16<Float>(repeating: 0); var c7_1 = SIMD16<Float>(repeating: 0)
+        var c8_0 = SIMD16<Float>(repeating: 0); var c8_1 = SIMD16<Float>(repeating: 0)
+        var c9_0 = SIMD16<Float>(repeating: 0); var c9_1 = SIMD16<Float>(repeating: 0)
+        var c10_0 = SIMD16<Float>(repeating: 0); var c10_1 = SIMD16<Float>(repeating: 0)
+        var c11_0 = SIMD16<Float>(repeating: 0); var c11_1 = SIMD16<Float>(repeating: 0)
+        var c12_0 = SIMD16<Float>(repeating: 0); var c12_1 = SIMD16<Float>(repeating: 0)
+        var c13_0 = SIMD16<Float>(repeating: 0); var c13_1 = SIMD16<Float>(repeating: 0)
+        var pa = a, pb = b
+        for _ in 0..<kc {
+            let b0 = UnsafeRawPointer(pb + 0).loadUnaligned(as: SIMD16<Float>.self)
+            let b1 = UnsafeRawPointer(pb + 16).loadUnaligned(as: SIMD16<Float>.self)
+            let a0 = SIMD16<Float>(repeating: pa[0]); c0_0 = c0_0.addingProduct(a0, b0); c0_1 = c0_1.addingProduct(a0, b1)
+            let a1 = SIMD16<Float>(repeating: pa[1]); c1_0 = c1_0.addingProduct(a1, b0); c1_1 = c1_1.addingProduct(a1, b1)
+            let a2 = SIMD16<Float>(repeating: pa[2]); c2_0 = c2_0.addingProduct(a2, b0); c2_1 = c2_1.addingProduct(a2, b1)
+            let a3 = SIMD16<Float>(repeating: pa[3]); c3_0 = c3_0.addingProduct(a3, b0); c3_1 = c3_1.addingProduct(a3, b1)
+            let a4 = SIMD16<Float>(repeating: pa[4]); c4_0 = c4_0.addingProduct(a4, b0); c4_1 = c4_1.addingProduct(a4, b1)
+            let a5 = SIMD16<Float>(repeating: pa[5]); c5_0 = c5_0.addingProduct(a5, b0); c5_1 = c5_1.addingProduct(a5, b1)
+            let a6 = SIMD16<Float>(repeating: pa[6]); c6_0 = c6_0.addingProduct(a6, b0); c6_1 = c6_1.addingProduct(a6, b1)
+            let a7 = SIMD16<Float>(repeating: pa[7]); c7_0 = c7_0.addingProduct(a7, b0); c7_1 = c7_1.addingProduct(a7, b1)
+            let a8 = SIMD16<Float>(repeating: pa[8]); c8_0 = c8_0.addingProduct(a8, b0); c8_1 = c8_1.addingProduct(a8, b1)
+            let a9 = SIMD16<Float>(repeating: pa[9]); c9_0 = c9_0.addingProduct(a9, b0); c9_1 = c9_1.addingProduct(a9, b1)
+            let a10 = SIMD16<Float>(repeating: pa[10]); c10_0 = c10_0.addingProduct(a10, b0); c10_1 = c10_1.addingProduct(a10, b1)
+            let a11 = SIMD16<Float>(repeating: pa[11]); c11_0 = c11_0.addingProduct(a11, b0); c11_1 = c11_1.addingProduct(a11, b1)
+            let a12 = SIMD16<Float>(repeating: pa[12]); c12_0 = c12_0.addingProduct(a12, b0); c12_1 = c12_1.addingProduct(a12, b1)
+            let a13 = SIMD16<Float>(repeating: pa[13]); c13_0 = c13_0.addingProduct(a13, b0); c13_1 = c13_1.addingProduct(a13, b1)
+            pa += 14; pb += 32
+        }
+        if accumulate {
+            store(c0_0 + load(c + 0 * ldc + 0), c + 0 * ldc + 0); store(c0_1 + load(c + 0 * ldc + 16), c + 0 * ldc + 16)
+            store(c1_0 + load(c + 1 * ldc + 0), c + 1 * ldc + 0); store(c1_1 + load(c + 1 * ldc + 16), c + 1 * ldc + 16)
+            store(c2_0 + load(c + 2 * ldc + 0), c + 2 * ldc + 0); store(c2_1 + load(c + 2 * ldc + 16), c + 2 * ldc + 16)
+            store(c3_0 + load(c + 3 * ldc + 0), c + 3 * ldc + 0); store(c3_1 + load(c + 3 * ldc + 16), c + 3 * ldc + 16)
+            store(c4_0 + load(c + 4 * ldc + 0), c + 4 * ldc + 0); store(c4_1 + load(c + 4 * ldc + 16), c + 4 * ldc + 16)
+            store(c5_0 + load(c + 5 * ldc + 0), c + 5 * ldc + 0); store(c5_1 + load(c + 5 * ldc + 16), c + 5 * ldc + 16)
+            store(c6_0 + load(c + 6 * ldc + 0), c + 6 * ldc + 0); store(c6_1 + load(c + 6 * ldc + 16), c + 6 * ldc + 16)
+            store(c7_0 + load(c + 7 * ldc + 0), c + 7 * ldc + 0); store(c7_1 + load(c + 7 * ldc + 16), c + 7 * ldc + 16)
+            store(c8_0 + load(c + 8 * ldc + 0), c + 8 * ldc + 0); store(c8_1 + load(c + 8 * ldc + 16), c + 8 * ldc + 16)
+            store(c9_0 + load(c + 9 * ldc + 0), c + 9 * ldc + 0); store(c9_1 + load(c + 9 * ldc + 16), c + 9 * ldc + 16)
+            store(c10_0 + load(c + 10 * ldc + 0), c + 10 * ldc + 0); store(c10_1 + load(c + 10 * ldc + 16), c + 10 * ldc + 16)
+            store(c11_0 + load(c + 11 * ldc + 0), c + 11 * ldc + 0); store(c11_1 + load(c + 11 * ldc + 16), c + 11 * ldc + 16)
+            store(c12_0 + load(c + 12 * ldc + 0), c + 12 * ldc + 0); store(c12_1 + load(c + 12 * ldc + 16), c + 12 * ldc + 16)
+            store(c13_0 + load(c + 13 * ldc + 0), c + 13 * ldc + 0); store(c13_1 + load(c + 13 * ldc + 16), c + 13 * ldc + 16)
+        } else {
+            store(c0_0, c + 0 * ldc + 0); store(c0_1, c + 0 * ldc + 16)
+            store(c1_0, c + 1 * ldc + 0); store(c1_1, c + 1 * ldc + 16)
+            store(c2_0, c + 2 * ldc + 0); store(c2_1, c + 2 * ldc + 16)
+            store(c3_0, c + 3 * ldc + 0); store(c3_1, c + 3 * ldc + 16)
+            store(c4_0, c + 4 * ldc + 0); store(c4_1, c + 4 * ldc + 16)
+            store(c5_0, c + 5 * ldc + 0); store(c5_1, c + 5 * ldc + 16)
+            store(c6_0, c + 6 * ldc + 0); store(c6_1, c + 6 * ldc + 16)
+            store(c7_0, c + 7 * ldc + 0); store(c7_1, c + 7 * ldc + 16)
+            store(c8_0, c + 8 * ldc + 0); store(c8_1, c + 8 * ldc + 16)
+            store(c9_0, c + 9 * ldc + 0); store(c9_1, c + 9 * ldc + 16)
+            store(c10_0, c + 10 * ldc + 0); store(c10_1, c + 10 * ldc + 16)
+            store(c11_0, c + 11 * ldc + 0); store(c11_1, c + 11 * ldc + 16)
+            store(c12_0, c + 12 * ldc + 0); store(c12_1, c + 12 * ldc + 16)
+            store(c13_0, c + 13 * ldc + 0); store(c13_1, c + 13 * ldc + 16)
+        }
+    }
+    @inline(__always) static func load(_ p: UnsafeMutablePointer<Float>) -> SIMD16<Float> { UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self) }
+    @inline(__always) static func store(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD16<Float>.self) }
+    public static func epilogueRow(_ c: UnsafeMutablePointer<Float>, _ n: Int, _ rowBias: Float,
+                                   _ colBias: UnsafePointer<Float>?, _ code: Int, _ p0: Float, _ p1: Float) {
+        epilogueRowImpl(c, n, rowBias, colBias, code, p0, p1)
+    }
+    /// Direct depthwise conv of one plane; `geometry` = [ih, iw, oh, ow, kh, kw, sh, sw, padTop, padLeft, dh, dw].
+    public static func depthwisePlane(_ geometry: [Int], _ input: UnsafePointer<Float>, _ weights: UnsafePointer<Float>,
+                                      _ bias: Float, _ output: UnsafeMutablePointer<Float>, _ scratch: UnsafeMutablePointer<Float>,
+                                      _ code: Int, _ p0: Float, _ p1: Float) {
+        let g = geometry
+        let s = DepthwiseShape(ih: g[0], iw: g[1], oh: g[2], ow: g[3], kh: g[4], kw: g[5], sh: g[6], sw: g[7],
+                               padTop: g[8], padLeft: g[9], dh: g[10], dw: g[11])
+        depthwisePlaneImpl(s, input, weights, bias, output, scratch, code, p0, p1)
+    }
+    public static func depthwiseScratchCount(_ g: [Int]) -> Int {
+        DepthwiseShape(ih: g[0], iw: g[1], oh: g[2], ow: g[3], kh: g[4], kw: g[5], sh: g[6], sw: g[7],
+                       padTop: g[8], padLeft: g[9], dh: g[10], dw: g[11]).scratchCount
+    }
+    public static func floatToHalf(_ s: UnsafePointer<Float>, _ d: UnsafeMutablePointer<UInt16>, _ n: Int) { floatToHalfImpl(s, d, n) }
+    public static func halfToFloat(_ s: UnsafePointer<UInt16>, _ d: UnsafeMutablePointer<Float>, _ n: Int) { halfToFloatImpl(s, d, n) }
+    public static func floatToBFloat16(_ s: UnsafePointer<Float>, _ d: UnsafeMutablePointer<UInt16>, _ n: Int) { floatToBFloat16Impl(s, d, n) }
+    public static func bfloat16ToFloat(_ s: UnsafePointer<UInt16>, _ d: UnsafeMutablePointer<Float>, _ n: Int) { bfloat16ToFloatImpl(s, d, n) }
+}
