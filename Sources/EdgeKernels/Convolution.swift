@@ -63,21 +63,16 @@ extension Kernels {
         }
         let cig = g.inChannels / g.groups, cog = g.outChannels / g.groups
         let n = g.outputPlane, kdim = g.reductionSize
-        var col: UnsafeMutablePointer<Float>? = nil
-        if !g.isPointwise { col = .allocate(capacity: kdim * n) }
-        defer { col?.deallocate() }
         for img in 0..<batch {
             for grp in 0..<g.groups {
                 let x = input + img * inImage + grp * cig * g.inputPlane
                 let y = output + img * outImage + grp * cog * n
-                var b = x
-                if let col {
-                    im2col(g, input: x, channels: cig, padValue: 0, col: col, pool: pool)
-                    b = UnsafePointer(col)
-                }
+                // Pointwise: the input already is the K × N operand. Otherwise implicit im2col.
+                let b: PanelSource = g.isPointwise ? .raw(x, ld: n, trans: false)
+                    : .custom(im2colPanelPacker(g, input: x, padValue: 0, nr: ks.nr))
                 let epi = Epilogue(bias: bias.map { .perRow($0 + grp * cog) } ?? .none, activation: activation)
                 GEMMDriver(ks: ks, m: cog, n: n, k: kdim, alpha: 1, a: .packed(weights.packed[grp]),
-                           b: .raw(b, ld: n, trans: false), output: .float(y, ldc: n, beta: 0, epi), pool: pool).run()
+                           b: b, output: .float(y, ldc: n, beta: 0, epi), pool: pool).run()
             }
         }
     }
@@ -96,20 +91,14 @@ extension Kernels {
         let n = g.outputPlane, kdim = g.reductionSize
         let xf = UnsafeMutablePointer<Float>.allocate(capacity: max(1, cig * g.inputPlane))
         defer { xf.deallocate() }
-        var col: UnsafeMutablePointer<Float>? = nil
-        if !g.isPointwise { col = .allocate(capacity: kdim * n) }
-        defer { col?.deallocate() }
         for img in 0..<batch {
             for grp in 0..<g.groups {
                 let base = img * inImage + grp * cig * g.inputPlane
                 bytesToFloat(input + base, signed: inputSigned, zeroPoint: inputZeroPoint, into: xf, count: cig * g.inputPlane)
-                var b = UnsafePointer(xf)
-                if let col {
-                    im2col(g, input: xf, channels: cig, padValue: 0, col: col, pool: pool)
-                    b = UnsafePointer(col)
-                }
+                let b: PanelSource = g.isPointwise ? .raw(xf, ld: n, trans: false)
+                    : .custom(im2colPanelPacker(g, input: xf, padValue: 0, nr: ks.nr))
                 GEMMDriver(ks: ks, m: cog, n: n, k: kdim, alpha: 1, a: .packed(weights.packed[grp]),
-                           b: .raw(b, ld: n, trans: false),
+                           b: b,
                            output: .int32(output + img * outImage + grp * cog * n, ldc: n), pool: pool).run()
             }
         }

@@ -1,46 +1,62 @@
-/// Lowers one group of one image to the im2col matrix: row p = (c, kd, ky, kx) of the
-/// (C_in/g · kernel volume) rows, column j = output position (od, oy, ox), value = the input
-/// sample the tap reads there or `padValue` outside the input. Rows are independent, so the
-/// work is split over rows.
-func im2col(_ g: ConvGeometry, input: UnsafePointer<Float>, channels: Int, padValue: Float,
-            col: UnsafeMutablePointer<Float>, pool: ThreadPool?) {
-    let (i, o, k, s, d, p) = g.as3D
+// im2col for convolution lowered to GEMM: row p = (c, kd, ky, kx) of the (C_in/g · kernel volume)
+// rows, column j = output position (od, oy, ox), value = the input sample that tap reads there, or
+// the pad value outside the input.
+
+/// Implicit im2col: a GEMM B-panel packer that reads the input image directly, so the
+/// (C_in/g · kernel volume) × (output plane) matrix is never materialised. Writes the panels of
+/// rows [p0, p0 + kcb) and columns [j0, j0 + cols) in the standard NR-panel layout (see Packing.swift).
+func im2colPanelPacker(_ g: ConvGeometry, input: UnsafePointer<Float>, padValue: Float, nr: Int)
+    -> (Int, Int, Int, Int, UnsafeMutablePointer<Float>) -> Void {
+    let (i, o, k, s, d, pad) = g.as3D
     let kVol = k[0] * k[1] * k[2]
-    let rows = channels * kVol
-    let outPlane = o[0] * o[1] * o[2]
     let inPlane = i[0] * i[1] * i[2]
-    let body: (Int, Int) -> Void = { r, _ in
-        let c = r / kVol
-        var t = r % kVol
-        let kx = t % k[2]; t /= k[2]
-        let ky = t % k[1]; let kz = t / k[1]
-        let src = input + c * inPlane
-        var dst = col + r * outPlane
-        for oz in 0..<o[0] {
-            let iz = oz * s[0] - p[0] + kz * d[0]
-            for oy in 0..<o[1] {
-                let iy = oy * s[1] - p[1] + ky * d[1]
-                if iz < 0 || iz >= i[0] || iy < 0 || iy >= i[1] {
-                    dst.update(repeating: padValue, count: o[2])
-                    dst += o[2]
-                    continue
-                }
+    return { p0, kcb, j0, cols, dst in
+        let panels = (cols + nr - 1) / nr
+        if cols % nr != 0 { (dst + (panels - 1) * nr * kcb).update(repeating: 0, count: nr * kcb) }
+        for p in 0..<kcb {
+            let r = p0 + p
+            let c = r / kVol
+            var t = r % kVol
+            let kx = t % k[2]; t /= k[2]
+            let ky = t % k[1]; let kz = t / k[1]
+            let src = input + c * inPlane
+            let x0 = kx * d[2] - pad[2]
+            var ox = j0 % o[2]
+            var oy = (j0 / o[2]) % o[1]
+            var oz = j0 / (o[2] * o[1])
+            var q = 0
+            while q < cols {
+                let run = min(o[2] - ox, cols - q)
+                let iz = oz * s[0] - pad[0] + kz * d[0]
+                let iy = oy * s[1] - pad[1] + ky * d[1]
+                let rowValid = iz >= 0 && iz < i[0] && iy >= 0 && iy < i[1]
                 let srow = src + (iz * i[1] + iy) * i[2]
-                let x0 = kx * d[2] - p[2]
-                // ox range with 0 ≤ ox·s + x0 < W
-                let lo = x0 >= 0 ? 0 : min(o[2], (-x0 + s[2] - 1) / s[2])
-                let hi = max(lo, min(o[2], i[2] - x0 <= 0 ? 0 : (i[2] - x0 + s[2] - 1) / s[2]))
-                for ox in 0..<lo { dst[ox] = padValue }
-                if s[2] == 1 {
-                    (dst + lo).update(from: srow + lo + x0, count: hi - lo)
-                } else {
-                    var ox = lo
-                    while ox < hi { dst[ox] = srow[ox * s[2] + x0]; ox += 1 }
+                var e = 0
+                while e < run {
+                    let col = q + e
+                    let seg = min(run - e, nr - col % nr)
+                    let dp = dst + (col / nr) * nr * kcb + p * nr + col % nr
+                    if !rowValid {
+                        dp.update(repeating: padValue, count: seg)
+                    } else {
+                        let oxs = ox + e
+                        if s[2] == 1 {
+                            let ix0 = oxs + x0
+                            if ix0 >= 0 && ix0 + seg <= i[2] {
+                                dp.update(from: srow + ix0, count: seg)
+                            } else {
+                                for u in 0..<seg { let ix = ix0 + u; dp[u] = ix >= 0 && ix < i[2] ? srow[ix] : padValue }
+                            }
+                        } else {
+                            for u in 0..<seg { let ix = (oxs + u) * s[2] + x0; dp[u] = ix >= 0 && ix < i[2] ? srow[ix] : padValue }
+                        }
+                    }
+                    e += seg
                 }
-                for ox in hi..<o[2] { dst[ox] = padValue }
-                dst += o[2]
+                q += run
+                ox += run
+                if ox == o[2] { ox = 0; oy += 1; if oy == o[1] { oy = 0; oz += 1 } }
             }
         }
     }
-    if let pool, pool.threadCount > 1, rows > 1 { pool.parallelFor(rows, body) } else { for r in 0..<rows { body(r, 0) } }
 }

@@ -11,10 +11,12 @@
         let r0 = ip * mr, rn = min(mr, rows - r0)
         if rn < mr { d.update(repeating: 0, count: mr * kcb) }
         if !trans {
-            for r in 0..<rn {
-                let src = a + (i0 + r0 + r) * lda + p0
-                if alpha == 1 { for p in 0..<kcb { d[p * mr + r] = src[p] } }
-                else { for p in 0..<kcb { d[p * mr + r] = alpha * src[p] } }
+            // Walk p outermost so the panel is written sequentially while rn row streams are read.
+            let src = a + (i0 + r0) * lda + p0
+            for p in 0..<kcb {
+                let dp = d + p * mr
+                if alpha == 1 { for r in 0..<rn { dp[r] = src[r * lda + p] } }
+                else { for r in 0..<rn { dp[r] = alpha * src[r * lda + p] } }
             }
         } else {
             for p in 0..<kcb {

@@ -1,6 +1,8 @@
 // edgeopt-kernel-bench: times the EdgeKernels kernels on fixed shapes and prints one line per case:
-//   <case> threads=<t> isa=<isa> median_ms=<ms> p10_ms=<ms> p90_ms=<ms> gflops=<rate>
-// `gflops` counts 2 flops per multiply-add (int8 cases: 2 ops per MAC, i.e. GOPS).
+//   <case> threads=<t> isa=<isa> median_ms=<ms> p10_ms=<ms> p90_ms=<ms> gflops=<rate> cpu_ms=<ms>
+// `gflops` counts 2 flops per multiply-add (int8 cases: 2 ops per MAC, i.e. GOPS) over the median
+// wall time; `cpu_ms` is the median process CPU time per run (all threads, spinning included),
+// which on a loaded machine is a steadier measure of single-thread speed than wall time.
 // Usage: edgeopt-kernel-bench [--threads N] [--runs N] [--isa portable|avx2|avx512] [--only SUBSTRING]
 // Run from scripts/bench-kernels (release build, compared with numpy/torch in the same run).
 
@@ -25,9 +27,9 @@ while let a = args.popFirst() {
 let pool = ThreadPool(threads: threads)
 let isaName = (isa ?? KernelISA.active).rawValue
 
-func now() -> Double {
+func now(_ clock: clockid_t = CLOCK_MONOTONIC) -> Double {
     var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
+    clock_gettime(clock, &ts)
     return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
 }
 
@@ -35,19 +37,20 @@ func now() -> Double {
 @MainActor func bench(_ name: String, flops: Double, _ body: () -> Void) {
     if let only, !name.contains(only) { return }
     body(); body()
-    var times = [Double]()
+    var times = [Double](), cpu = [Double]()
     let deadline = now() + 3
     for r in 0..<runs {
-        let t0 = now()
+        let c0 = now(CLOCK_PROCESS_CPUTIME_ID), t0 = now()
         body()
         times.append(now() - t0)
+        cpu.append(now(CLOCK_PROCESS_CPUTIME_ID) - c0)
         if r >= 4 && now() > deadline { break }
     }
-    times.sort()
+    times.sort(); cpu.sort()
     func q(_ f: Double) -> Double { times[min(times.count - 1, Int(Double(times.count - 1) * f + 0.5))] }
     let med = q(0.5)
-    print(String(format: "%@ threads=%d isa=%@ median_ms=%.4f p10_ms=%.4f p90_ms=%.4f gflops=%.2f",
-                 name, threads, isaName, med * 1e3, q(0.1) * 1e3, q(0.9) * 1e3, flops / med / 1e9))
+    print(String(format: "%@ threads=%d isa=%@ median_ms=%.4f p10_ms=%.4f p90_ms=%.4f gflops=%.2f cpu_ms=%.4f",
+                 name, threads, isaName, med * 1e3, q(0.1) * 1e3, q(0.9) * 1e3, flops / med / 1e9, cpu[cpu.count / 2] * 1e3))
     fflush(nil)  // flush all streams (avoids touching the global `stdout`)
 }
 

@@ -35,6 +35,9 @@ final class ConvTests: XCTestCase {
                                padsBegin: [1, 1], padsEnd: [1, 1]), isa: isa)
             check(ConvGeometry(inChannels: 4, outChannels: 17, inputSize: [13, 10], kernelSize: [3, 2], strides: [2, 3],
                                dilations: [2, 1], padsBegin: [2, 0], padsEnd: [1, 2]), batch: 2, act: .relu, isa: isa)
+            // K = 32·9 = 288 > one k-block: the implicit im2col packer starts mid-kernel.
+            check(ConvGeometry(inChannels: 32, outChannels: 20, inputSize: [11, 13], kernelSize: [3, 3], strides: [1, 2],
+                               padsBegin: [1, 0], padsEnd: [0, 1]), act: .relu, isa: isa, threads: 2)
             check(ConvGeometry(inChannels: 3, outChannels: 64, inputSize: [17, 17], kernelSize: [7, 7], strides: [2, 2],
                                padsBegin: [3, 3], padsEnd: [3, 3]), act: .clip(min: 0, max: 6), isa: isa, threads: 2)
         }

@@ -37,7 +37,14 @@ struct DepthwiseShape {
         if sw == 1 {
             if xpEnd > xpStart { (dstRow + xpStart).update(from: src + (xpStart - s.padLeft), count: xpEnd - xpStart) }
         } else if xpEnd > xpStart {
-            for xp in xpStart..<xpEnd { dstRow[(xp % sw) * slots + xp / sw] = src[xp - s.padLeft] }
+            for phase in 0..<sw {
+                // xp = slot·sw + phase over [xpStart, xpEnd)
+                let firstSlot = (xpStart - phase + sw - 1) / sw, endSlot = (xpEnd - phase + sw - 1) / sw
+                if endSlot <= firstSlot { continue }
+                let d = dstRow + phase * slots
+                var from = src + (firstSlot * sw + phase - s.padLeft)
+                for slot in firstSlot..<endSlot { d[slot] = from.pointee; from += sw }
+            }
         }
     }
     for oy in 0..<s.oh {
