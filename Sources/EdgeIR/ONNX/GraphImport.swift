@@ -8,7 +8,7 @@ import SwiftProtobuf
 /// their serialized bytes.
 extension ProtoImporter {
     func model(_ proto: Onnx_ModelProto) throws -> Model {
-        let graph = try self.graph(proto.graph, scope: "main graph")
+        let graph = try self.graph(proto.graph, scope: "main graph", isMain: true)
         let functions = try proto.functions.map { try function($0) }
         let trainingInfo = try proto.trainingInfo.map { try Data($0.serializedBytes() as [UInt8]) }
         let configurations = try proto.configuration.map { try Data($0.serializedBytes() as [UInt8]) }
@@ -20,12 +20,14 @@ extension ProtoImporter {
                      opaqueTrainingInfo: trainingInfo, opaqueDeviceConfigurations: configurations)
     }
 
-    func graph(_ proto: Onnx_GraphProto, scope: String) throws -> Graph {
+    /// `isMain`: the model's own graph, whose large raw data `RawDataLocator` may have left in the file.
+    func graph(_ proto: Onnx_GraphProto, scope: String, isMain: Bool = false) throws -> Graph {
+        let fileRanges = isMain ? located : nil
         let graphLabel = proto.name.isEmpty ? scope : "graph '\(proto.name)'"
         var initializers = OrderedDictionary<String, Tensor>()
         initializers.reserveCapacity(proto.initializer.count)
-        for t in proto.initializer {
-            let value = try tensor(t, what: "initializer of \(graphLabel)")
+        for (i, t) in proto.initializer.enumerated() {
+            let value = try tensor(t, what: "initializer of \(graphLabel)", fileRange: fileRanges?.initializers[i])
             guard initializers.updateValue(value, forKey: t.name) == nil else {
                 throw fail("\(graphLabel): initializer '\(t.name)' is defined twice")
             }
@@ -33,7 +35,9 @@ extension ProtoImporter {
         let sparse = try proto.sparseInitializer.map { try sparseTensor($0, what: "sparse initializer of \(graphLabel)") }
         var nodes: [Node] = []
         nodes.reserveCapacity(proto.node.count)
-        for n in proto.node { nodes.append(try node(n, graphLabel: graphLabel)) }
+        for (i, n) in proto.node.enumerated() {
+            nodes.append(try node(n, graphLabel: graphLabel) { fileRanges?.attributes[.init(node: i, attribute: $0)] })
+        }
         return Graph(name: proto.name, docString: proto.docString,
                      inputs: try proto.input.map { try valueInfo($0) },
                      outputs: try proto.output.map { try valueInfo($0) },
@@ -45,18 +49,19 @@ extension ProtoImporter {
                      metadataProps: metadata(proto.metadataProps))
     }
 
-    func node(_ proto: Onnx_NodeProto, graphLabel: String) throws -> Node {
+    func node(_ proto: Onnx_NodeProto, graphLabel: String,
+              fileRange: (_ attribute: Int) -> Range<Int>? = { _ in nil }) throws -> Node {
         let label = proto.name.isEmpty
             ? "\(proto.opType) node producing '\(proto.output.first ?? "")' in \(graphLabel)"
             : "node '\(proto.name)' (\(proto.opType))"
         return Node(name: proto.name, opType: proto.opType, domain: proto.domain, inputs: proto.input,
                     outputs: proto.output,
-                    attributes: try proto.attribute.map { try attribute($0, owner: label) },
+                    attributes: try proto.attribute.enumerated().map { try attribute($1, owner: label, fileRange: fileRange($0)) },
                     docString: proto.docString, overload: proto.overload,
                     metadataProps: metadata(proto.metadataProps))
     }
 
-    func attribute(_ proto: Onnx_AttributeProto, owner: String) throws -> Attribute {
+    func attribute(_ proto: Onnx_AttributeProto, owner: String, fileRange: Range<Int>? = nil) throws -> Attribute {
         let what = "attribute '\(proto.name)' of \(owner)"
         typealias Kind = Onnx_AttributeProto.AttributeType
         var kind = proto.type
@@ -80,7 +85,7 @@ extension ProtoImporter {
         case .float: value = .float(proto.f)
         case .int: value = .int(proto.i)
         case .string: value = .string([UInt8](proto.s))
-        case .tensor: value = .tensor(try tensor(proto.t, what: what))
+        case .tensor: value = .tensor(try tensor(proto.t, what: what, fileRange: fileRange))
         case .graph: value = .graph(try graph(proto.g, scope: "body of \(what)"))
         case .sparseTensor: value = .sparseTensor(try sparseTensor(proto.sparseTensor, what: what))
         case .typeProto: value = .type(try valueType(proto.tp) ?? .tensor(TensorType(.undefined, nil)))

@@ -38,26 +38,32 @@ public enum ONNXReader {
             throw EdgeError.badInput("\(path): empty file, not an ONNX model", file: path)
         }
         let baseDirectory = (path as NSString).deletingLastPathComponent
+        let importer = ProtoImporter(path: path, baseDirectory: baseDirectory.isEmpty ? "." : baseDirectory)
+        // Large raw_data fields stay in the mapped file (zero-copy); the decoder sees the rest.
+        if let located = RawDataLocator(bytes: file.bytes).locate() {
+            importer.modelFile = file
+            importer.located = located
+            return try read(data: located.filtered, importer: importer, options: options)
+        }
         // The Data aliases the map without copying; it must not outlive `file` (it does not:
         // swift-protobuf copies what it keeps).
         let bytes = Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: file.baseAddress), count: file.byteCount,
                          deallocator: .none)
-        let model = try withExtendedLifetime(file) {
-            try read(data: bytes, baseDirectory: baseDirectory.isEmpty ? "." : baseDirectory, path: path, options: options)
+        return try withExtendedLifetime(file) {
+            try read(data: bytes, importer: importer, options: options)
         }
-        return model
     }
 
     public static func read(data: Data, baseDirectory: String?) throws -> Model {
-        try read(data: data, baseDirectory: baseDirectory, path: nil, options: ReadOptions())
+        try read(data: data, baseDirectory: baseDirectory, options: ReadOptions())
     }
 
     public static func read(data: Data, baseDirectory: String?, options: ReadOptions) throws -> Model {
-        try read(data: data, baseDirectory: baseDirectory, path: nil, options: options)
+        try read(data: data, importer: ProtoImporter(path: nil, baseDirectory: baseDirectory), options: options)
     }
 
-    static func read(data: Data, baseDirectory: String?, path: String?, options: ReadOptions) throws -> Model {
-        let importer = ProtoImporter(path: path, baseDirectory: baseDirectory)
+    static func read(data: Data, importer: ProtoImporter, options: ReadOptions) throws -> Model {
+        let path = importer.path
         let proto = try importer.decodeModel(data, options: options)
         let model = try importer.model(proto)
         if options.validate {
@@ -92,6 +98,10 @@ final class ProtoImporter {
     let path: String?
     let baseDirectory: String?
     var externalFiles: [String: MappedFile] = [:]
+    /// The mapped model file and where its large raw_data fields are, when `RawDataLocator`
+    /// took them out of the bytes the decoder sees.
+    var modelFile: MappedFile?
+    var located: RawDataLocator.Located?
 
     init(path: String?, baseDirectory: String?) {
         self.path = path

@@ -12,7 +12,9 @@ extension ProtoImporter {
     /// enough that byte counts cannot overflow `Int`.
     static let maxElementCount = 1 << 48
 
-    func tensor(_ proto: Onnx_TensorProto, what: @autoclosure () -> String) throws -> Tensor {
+    /// `fileRange`: where this tensor's raw_data lies in the mapped model file, when
+    /// `RawDataLocator` removed it from the decoded message.
+    func tensor(_ proto: Onnx_TensorProto, what: @autoclosure () -> String, fileRange: Range<Int>? = nil) throws -> Tensor {
         let label = proto.name.isEmpty ? what() : "tensor '\(proto.name)' (\(what()))"
         guard let dtype = DType(rawValue: Int(proto.dataType)), dtype != .undefined else {
             if proto.dataType == 27 || proto.dataType == 28 {
@@ -41,6 +43,12 @@ extension ProtoImporter {
         }
 
         let needed = dtype.byteCount(elements: count)
+        if let fileRange, let modelFile {
+            guard fileRange.count == needed else {
+                throw fail("\(label): raw_data holds \(fileRange.count) bytes but \(description) needs \(needed)")
+            }
+            return Tensor(dtype: dtype, shape: shape, storage: try modelFileStorage(modelFile, fileRange, dtype: dtype))
+        }
         if proto.hasRawData {
             guard proto.rawData.count == needed else {
                 throw fail("\(label): raw_data holds \(proto.rawData.count) bytes but \(description) needs \(needed)")
@@ -50,6 +58,24 @@ extension ProtoImporter {
         let storage = try typedFieldStorage(proto, dtype: dtype, count: count, byteCount: needed,
                                             label: label, description: description)
         return Tensor(dtype: dtype, shape: shape, storage: storage)
+    }
+
+    /// Zero-copy storage for raw data inside the mapped model file when it is aligned for its
+    /// element type; otherwise an aligned copy, after which the source pages are dropped from
+    /// memory (they were only read once, and the file still backs them).
+    private func modelFileStorage(_ file: MappedFile, _ range: Range<Int>, dtype: DType) throws -> any TensorStorage {
+        let alignment = min(max(dtype.bitWidth / 8, 1), 8)
+        if range.lowerBound % alignment == 0 {
+            return try MappedStorage(file: file, offset: range.lowerBound, byteCount: range.count)
+        }
+        let copy = OwnedStorage(copying: UnsafeRawBufferPointer(start: file.baseAddress + range.lowerBound, count: range.count))
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let first = (range.lowerBound + page - 1) / page * page
+        let last = range.upperBound / page * page
+        if last > first {
+            _ = madvise(UnsafeMutableRawPointer(mutating: file.baseAddress + first), last - first, MADV_DONTNEED)
+        }
+        return copy
     }
 
     func checkedShape(_ dims: [Int64], label: String) throws -> [Int] {
