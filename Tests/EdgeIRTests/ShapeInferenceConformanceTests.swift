@@ -11,6 +11,7 @@ final class ShapeInferenceConformanceTests: XCTestCase {
         var checked = 0
         var matched = 0
         var unknown = 0
+        var unknownCases: [String] = []
         var mismatches: [String] = []
         var failures: [String] = []
     }
@@ -28,10 +29,13 @@ final class ShapeInferenceConformanceTests: XCTestCase {
         }
         let summary = "checked \(outcome.checked) outputs: \(outcome.matched) matched, \(outcome.unknown) not fully inferred"
         print("node-suite shape inference: \(summary)")
+        if ProcessInfo.processInfo.environment["EDGEOPT_VERBOSE"] != nil {
+            print("not fully inferred: \(outcome.unknownCases.joined(separator: " "))")
+        }
         XCTAssertEqual(outcome.mismatches, [], "wrong shapes (\(summary))")
         XCTAssertEqual(outcome.failures, [], "inference threw on valid models")
         // Coverage floor: most outputs of the suite must be inferred exactly, not just "unknown".
-        XCTAssertGreaterThan(Double(outcome.matched), 0.85 * Double(outcome.checked), summary)
+        XCTAssertGreaterThan(Double(outcome.matched), 0.88 * Double(outcome.checked), summary)
     }
 
     private func check(caseDirectory dir: String, name: String, into outcome: inout Outcome) {
@@ -63,6 +67,7 @@ final class ShapeInferenceConformanceTests: XCTestCase {
             let output = model.graph.outputs[k].name
             guard let inferred = result.types[output], let shape = inferred.fixedShape else {
                 outcome.unknown += 1
+                outcome.unknownCases.append(name)
                 continue
             }
             if shape == tensor.shape {

@@ -8,7 +8,7 @@ enum ShapeRules {
             ElementwiseShapes.rules, ConvolutionShapes.rules, PoolingShapes.rules, MatrixShapes.rules,
             LayoutShapes.rules, IndexingShapes.rules, ReductionShapes.rules, NormalizationShapes.rules,
             ResizeShapes.rules, GeneratorShapes.rules, QuantizationShapes.rules, ControlFlowShapes.rules,
-            RecurrentShapes.rules,
+            RecurrentShapes.rules, AttentionShapes.rules, MiscShapes.rules,
         ]
         for family in families {
             table.merge(family) { first, _ in first }
