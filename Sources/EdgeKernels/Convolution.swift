@@ -112,10 +112,9 @@ extension Kernels {
                    g.padsBegin[0], g.padsBegin[1], g.dilations[0], g.dilations[1]]
         let scratchCount = ks.depthwiseScratchCount(geo)
         let workers = pool?.threadCount ?? 1
-        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: scratchCount * workers)
-        defer { scratch.deallocate() }
         let (code, p0, p1) = activation.encoded
         let planes = batch * g.outChannels
+        Workspace.with(floats: scratchCount * workers) { scratch in
         weights.depthwise.withUnsafeBufferPointer { w in
             let body: (Int, Int) -> Void = { plane, worker in
                 let ch = plane % g.outChannels
@@ -123,6 +122,7 @@ extension Kernels {
                                   output + plane * g.outputPlane, scratch + worker * scratchCount, code, p0, p1)
             }
             if let pool, pool.threadCount > 1 { pool.parallelFor(planes, body) } else { for p in 0..<planes { body(p, 0) } }
+        }
         }
     }
 }

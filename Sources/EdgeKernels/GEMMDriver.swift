@@ -61,13 +61,22 @@ struct GEMMDriver {
 
         let aBufCount = chunkPanelsMax * mr * kc
         let workers = threads
-        let aBuf = UnsafeMutablePointer<Float>.allocate(capacity: workers * aBufCount + workers * mr * nr)
-        defer { aBuf.deallocate() }
-        let tileBufBase = aBuf + workers * aBufCount
         let ncMax = min(nc, (n + nr - 1) / nr * nr)
-        var bBuf: UnsafeMutablePointer<Float>? = nil
-        if case .packed = b {} else { bBuf = .allocate(capacity: ncMax * kc) }
-        defer { bBuf?.deallocate() }
+        var bCount = 0
+        if case .packed = b {} else { bCount = ncMax * kc }
+        // One workspace: per-worker A blocks, per-worker edge tiles, then the shared B block.
+        Workspace.with(floats: workers * (aBufCount + mr * nr) + bCount) { aBuf in
+            let tileBufBase = aBuf + workers * aBufCount
+            let bBuf: UnsafeMutablePointer<Float>? = bCount > 0 ? tileBufBase + workers * mr * nr : nil
+            loops(mChunks: mChunks, nSplit: nSplit, mPanels: mPanels, aBuf: aBuf, aBufCount: aBufCount,
+                  tileBufBase: tileBufBase, bBuf: bBuf)
+        }
+    }
+
+    private func loops(mChunks: Int, nSplit: Int, mPanels: Int, aBuf: UnsafeMutablePointer<Float>, aBufCount: Int,
+                       tileBufBase: UnsafeMutablePointer<Float>, bBuf: UnsafeMutablePointer<Float>?) {
+        let mr = ks.mr, nr = ks.nr, kc = ks.kc, nc = ks.nc
+        let threads = pool?.threadCount ?? 1
 
         var jc = 0
         while jc < n {

@@ -43,7 +43,7 @@ func im2colPanelPacker(_ g: ConvGeometry, input: UnsafePointer<Float>, padValue:
                         if s[2] == 1 {
                             let ix0 = oxs + x0
                             if ix0 >= 0 && ix0 + seg <= i[2] {
-                                dp.update(from: srow + ix0, count: seg)
+                                copyFloats(dp, srow + ix0, seg)
                             } else {
                                 for u in 0..<seg { let ix = ix0 + u; dp[u] = ix >= 0 && ix < i[2] ? srow[ix] : padValue }
                             }

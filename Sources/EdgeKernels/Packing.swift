@@ -40,7 +40,7 @@
             for p in 0..<kcb {
                 let src = b + (p0 + p) * ldb + j0 + c0
                 let dp = d + p * nr
-                if alpha == 1 { dp.update(from: src, count: cn) }
+                if alpha == 1 { copyFloats(dp, src, cn) }
                 else { for c in 0..<cn { dp[c] = alpha * src[c] } }
             }
         } else {

@@ -24,8 +24,14 @@ while let a = args.popFirst() {
         exit(64)
     }
 }
-let pool = ThreadPool(threads: threads)
-let isaName = (isa ?? KernelISA.active).rawValue
+/// Settings from the command line, passed explicitly: the timed code must not touch main.swift's
+/// top-level variables (main-actor globals), whose closures get executor checks on every call
+/// (25% of a small kernel's profile).
+struct Config {
+    let threads: Int, runs: Int, isa: KernelISA?, only: String?
+    let pool: ThreadPool
+    var isaName: String { (isa ?? KernelISA.active).rawValue }
+}
 
 func now(_ clock: clockid_t = CLOCK_MONOTONIC) -> Double {
     var ts = timespec()
@@ -34,8 +40,9 @@ func now(_ clock: clockid_t = CLOCK_MONOTONIC) -> Double {
 }
 
 /// Times `body` (after warm-up) and prints the summary line.
-@MainActor func bench(_ name: String, flops: Double, _ body: () -> Void) {
-    if let only, !name.contains(only) { return }
+func bench(_ name: String, flops: Double, _ config: Config, _ body: () -> Void) {
+    if let only = config.only, !name.contains(only) { return }
+    let runs = config.runs
     body(); body()
     var times = [Double](), cpu = [Double]()
     let deadline = now() + 3
@@ -50,7 +57,7 @@ func now(_ clock: clockid_t = CLOCK_MONOTONIC) -> Double {
     func q(_ f: Double) -> Double { times[min(times.count - 1, Int(Double(times.count - 1) * f + 0.5))] }
     let med = q(0.5)
     print(String(format: "%@ threads=%d isa=%@ median_ms=%.4f p10_ms=%.4f p90_ms=%.4f gflops=%.2f cpu_ms=%.4f",
-                 name, threads, isaName, med * 1e3, q(0.1) * 1e3, q(0.9) * 1e3, flops / med / 1e9, cpu[cpu.count / 2] * 1e3))
+                 name, config.threads, config.isaName, med * 1e3, q(0.1) * 1e3, q(0.9) * 1e3, flops / med / 1e9, cpu[cpu.count / 2] * 1e3))
     fflush(nil)  // flush all streams (avoids touching the global `stdout`)
 }
 
@@ -62,58 +69,63 @@ func randomFloats(_ n: Int, seed: UInt64) -> [Float] {
     }
 }
 
-// SGEMM, square.
-for n in [256, 512, 1024] {
-    let a = randomFloats(n * n, seed: 1), b = randomFloats(n * n, seed: 2)
-    var c = [Float](repeating: 0, count: n * n)
-    bench("sgemm \(n)x\(n)x\(n)", flops: 2 * Double(n * n * n)) {
-        Kernels.sgemm(m: n, n: n, k: n, a: a, lda: n, b: b, ldb: n, c: &c, ldc: n, pool: pool, isa: isa)
+func runAll(_ config: Config) {
+    let pool = config.pool, isa = config.isa
+    // SGEMM, square.
+    for n in [256, 512, 1024] {
+        let a = randomFloats(n * n, seed: 1), b = randomFloats(n * n, seed: 2)
+        var c = [Float](repeating: 0, count: n * n)
+        bench("sgemm \(n)x\(n)x\(n)", flops: 2 * Double(n * n * n), config) {
+            Kernels.sgemm(m: n, n: n, k: n, a: a, lda: n, b: b, ldb: n, c: &c, ldc: n, pool: pool, isa: isa)
+        }
+        let packed = PackedMatrix(packingB: b, k: n, n: n, ldb: n, isa: isa)
+        bench("sgemm-packedB \(n)x\(n)x\(n)", flops: 2 * Double(n * n * n), config) {
+            Kernels.sgemm(m: n, a: a, lda: n, packedB: packed, c: &c, ldc: n, pool: pool)
+        }
     }
-    let packed = PackedMatrix(packingB: b, k: n, n: n, ldb: n, isa: isa)
-    bench("sgemm-packedB \(n)x\(n)x\(n)", flops: 2 * Double(n * n * n)) {
-        Kernels.sgemm(m: n, a: a, lda: n, packedB: packed, c: &c, ldc: n, pool: pool)
+
+    // Convolutions (batch 1), ResNet-50 and MobileNetV2 layers.
+    struct ConvCase { let name: String; let g: ConvGeometry }
+    let convs: [ConvCase] = [
+        ConvCase(name: "conv resnet50-conv1 7x7s2 3->64 224", g: ConvGeometry(inChannels: 3, outChannels: 64, inputSize: [224, 224],
+                 kernelSize: [7, 7], strides: [2, 2], padsBegin: [3, 3], padsEnd: [3, 3])),
+        ConvCase(name: "conv resnet50-3x3 64->64 56", g: ConvGeometry(inChannels: 64, outChannels: 64, inputSize: [56, 56],
+                 kernelSize: [3, 3], padsBegin: [1, 1], padsEnd: [1, 1])),
+        ConvCase(name: "conv resnet50-3x3 256->256 14", g: ConvGeometry(inChannels: 256, outChannels: 256, inputSize: [14, 14],
+                 kernelSize: [3, 3], padsBegin: [1, 1], padsEnd: [1, 1])),
+        ConvCase(name: "conv resnet50-1x1 64->256 56", g: ConvGeometry(inChannels: 64, outChannels: 256, inputSize: [56, 56], kernelSize: [1, 1])),
+        ConvCase(name: "conv resnet50-1x1 1024->256 14", g: ConvGeometry(inChannels: 1024, outChannels: 256, inputSize: [14, 14], kernelSize: [1, 1])),
+        ConvCase(name: "conv mobilenetv2-dw3x3 144 56", g: ConvGeometry(inChannels: 144, outChannels: 144, groups: 144, inputSize: [56, 56],
+                 kernelSize: [3, 3], padsBegin: [1, 1], padsEnd: [1, 1])),
+        ConvCase(name: "conv mobilenetv2-dw3x3s2 144 56", g: ConvGeometry(inChannels: 144, outChannels: 144, groups: 144, inputSize: [56, 56],
+                 kernelSize: [3, 3], strides: [2, 2], padsBegin: [1, 1], padsEnd: [1, 1])),
+        ConvCase(name: "conv mobilenetv2-dw3x3 576 14", g: ConvGeometry(inChannels: 576, outChannels: 576, groups: 576, inputSize: [14, 14],
+                 kernelSize: [3, 3], padsBegin: [1, 1], padsEnd: [1, 1])),
+        ConvCase(name: "conv mobilenetv2-1x1 144->24 56", g: ConvGeometry(inChannels: 144, outChannels: 24, inputSize: [56, 56], kernelSize: [1, 1])),
+    ]
+    for cc in convs {
+        let g = cc.g
+        let x = randomFloats(g.inChannels * g.inputPlane, seed: 3)
+        let w = randomFloats(g.outChannels * g.reductionSize, seed: 4)
+        let bias = randomFloats(g.outChannels, seed: 5)
+        let weights = ConvWeights(weights: w, geometry: g, isa: isa)
+        var y = [Float](repeating: 0, count: g.outChannels * g.outputPlane)
+        let macs = Double(g.outChannels * g.outputPlane * g.reductionSize)
+        bench(cc.name, flops: 2 * macs, config) {
+            Kernels.conv(weights, input: x, bias: bias, activation: .relu, output: &y, pool: pool)
+        }
+    }
+
+    // Int8 GEMM (u8 × s8 → s32), GOPS = 2·m·n·k / time.
+    for n in [256, 512, 1024] {
+        let a = (0..<(n * n)).map { UInt8(truncatingIfNeeded: $0 &* 2654435761 >> 7) }
+        let b = (0..<(n * n)).map { UInt8(truncatingIfNeeded: $0 &* 40503 >> 3) }
+        var c = [Int32](repeating: 0, count: n * n)
+        let packed = PackedMatrix(packingInt8B: b, signed: true, k: n, n: n, ldb: n, zeroPoints: [3], isa: isa)
+        bench("int8gemm-packedB \(n)x\(n)x\(n)", flops: 2 * Double(n * n * n), config) {
+            Kernels.gemmInt8(m: n, a: a, aSigned: false, lda: n, aZeroPoint: .scalar(128), packedB: packed, c: &c, ldc: n, pool: pool)
+        }
     }
 }
 
-// Convolutions (batch 1), ResNet-50 and MobileNetV2 layers.
-struct ConvCase { let name: String; let g: ConvGeometry }
-let convs: [ConvCase] = [
-    ConvCase(name: "conv resnet50-conv1 7x7s2 3->64 224", g: ConvGeometry(inChannels: 3, outChannels: 64, inputSize: [224, 224],
-             kernelSize: [7, 7], strides: [2, 2], padsBegin: [3, 3], padsEnd: [3, 3])),
-    ConvCase(name: "conv resnet50-3x3 64->64 56", g: ConvGeometry(inChannels: 64, outChannels: 64, inputSize: [56, 56],
-             kernelSize: [3, 3], padsBegin: [1, 1], padsEnd: [1, 1])),
-    ConvCase(name: "conv resnet50-3x3 256->256 14", g: ConvGeometry(inChannels: 256, outChannels: 256, inputSize: [14, 14],
-             kernelSize: [3, 3], padsBegin: [1, 1], padsEnd: [1, 1])),
-    ConvCase(name: "conv resnet50-1x1 64->256 56", g: ConvGeometry(inChannels: 64, outChannels: 256, inputSize: [56, 56], kernelSize: [1, 1])),
-    ConvCase(name: "conv resnet50-1x1 1024->256 14", g: ConvGeometry(inChannels: 1024, outChannels: 256, inputSize: [14, 14], kernelSize: [1, 1])),
-    ConvCase(name: "conv mobilenetv2-dw3x3 144 56", g: ConvGeometry(inChannels: 144, outChannels: 144, groups: 144, inputSize: [56, 56],
-             kernelSize: [3, 3], padsBegin: [1, 1], padsEnd: [1, 1])),
-    ConvCase(name: "conv mobilenetv2-dw3x3s2 144 56", g: ConvGeometry(inChannels: 144, outChannels: 144, groups: 144, inputSize: [56, 56],
-             kernelSize: [3, 3], strides: [2, 2], padsBegin: [1, 1], padsEnd: [1, 1])),
-    ConvCase(name: "conv mobilenetv2-dw3x3 576 14", g: ConvGeometry(inChannels: 576, outChannels: 576, groups: 576, inputSize: [14, 14],
-             kernelSize: [3, 3], padsBegin: [1, 1], padsEnd: [1, 1])),
-    ConvCase(name: "conv mobilenetv2-1x1 144->24 56", g: ConvGeometry(inChannels: 144, outChannels: 24, inputSize: [56, 56], kernelSize: [1, 1])),
-]
-for cc in convs {
-    let g = cc.g
-    let x = randomFloats(g.inChannels * g.inputPlane, seed: 3)
-    let w = randomFloats(g.outChannels * g.reductionSize, seed: 4)
-    let bias = randomFloats(g.outChannels, seed: 5)
-    let weights = ConvWeights(weights: w, geometry: g, isa: isa)
-    var y = [Float](repeating: 0, count: g.outChannels * g.outputPlane)
-    let macs = Double(g.outChannels * g.outputPlane * g.reductionSize)
-    bench(cc.name, flops: 2 * macs) {
-        Kernels.conv(weights, input: x, bias: bias, activation: .relu, output: &y, pool: pool)
-    }
-}
-
-// Int8 GEMM (u8 × s8 → s32), GOPS = 2·m·n·k / time.
-for n in [256, 512, 1024] {
-    let a = (0..<(n * n)).map { UInt8(truncatingIfNeeded: $0 &* 2654435761 >> 7) }
-    let b = (0..<(n * n)).map { UInt8(truncatingIfNeeded: $0 &* 40503 >> 3) }
-    var c = [Int32](repeating: 0, count: n * n)
-    let packed = PackedMatrix(packingInt8B: b, signed: true, k: n, n: n, ldb: n, zeroPoints: [3], isa: isa)
-    bench("int8gemm-packedB \(n)x\(n)x\(n)", flops: 2 * Double(n * n * n)) {
-        Kernels.gemmInt8(m: n, a: a, aSigned: false, lda: n, aZeroPoint: .scalar(128), packedB: packed, c: &c, ldc: n, pool: pool)
-    }
-}
+runAll(Config(threads: threads, runs: runs, isa: isa, only: only, pool: ThreadPool(threads: threads)))

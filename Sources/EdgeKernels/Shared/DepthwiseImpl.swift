@@ -47,27 +47,56 @@ struct DepthwiseShape {
             }
         }
     }
-    for oy in 0..<s.oh {
-        let out = output + oy * s.ow
-        var ox = 0
-        while ox < s.ow {
-            var acc = VecF(repeating: bias)
-            for ky in 0..<s.kh {
-                let row = scratch + (oy * s.sh + ky * s.dh) * rowStride
-                for kx in 0..<s.kw {
-                    let off = kx * s.dw
-                    let p = row + (off % sw) * slots + off / sw + ox
-                    acc = vfma(UnsafeRawPointer(p).loadUnaligned(as: VecF.self), VecF(repeating: weights[ky * s.kw + kx]), acc)
-                }
+    // Tap t = (ky, kx) reads scratch[(oy·sh + ky·dh)·rowStride + phase·slots + slot0 + ox]; the
+    // part that does not depend on (oy, ox) is precomputed once per plane.
+    let taps = s.kh * s.kw
+    withUnsafeTemporaryAllocation(of: Int.self, capacity: taps) { offsets in
+        for ky in 0..<s.kh {
+            for kx in 0..<s.kw {
+                let off = kx * s.dw
+                offsets[ky * s.kw + kx] = ky * s.dh * rowStride + (off % sw) * slots + off / sw
             }
-            acc = vactivate(acc, code, p0, p1)
-            let n = min(16, s.ow - ox)
-            if n == 16 {
-                UnsafeMutableRawPointer(out + ox).storeBytes(of: acc, as: VecF.self)
-            } else {
-                for t in 0..<n { out[ox + t] = acc[t] }
-            }
-            ox += 16
         }
+        let tap = offsets.baseAddress!
+        let b = VecF(repeating: bias)
+        for oy in 0..<s.oh {
+            let base = scratch + oy * s.sh * rowStride
+            let out = output + oy * s.ow
+            var ox = 0
+            while ox < s.ow {
+                var acc = b
+                if taps == 9 {
+                    // 3×3: fully unrolled, nine independent loads.
+                    acc = vfma(load16(base + tap[0] + ox), VecF(repeating: weights[0]), acc)
+                    acc = vfma(load16(base + tap[1] + ox), VecF(repeating: weights[1]), acc)
+                    acc = vfma(load16(base + tap[2] + ox), VecF(repeating: weights[2]), acc)
+                    acc = vfma(load16(base + tap[3] + ox), VecF(repeating: weights[3]), acc)
+                    acc = vfma(load16(base + tap[4] + ox), VecF(repeating: weights[4]), acc)
+                    acc = vfma(load16(base + tap[5] + ox), VecF(repeating: weights[5]), acc)
+                    acc = vfma(load16(base + tap[6] + ox), VecF(repeating: weights[6]), acc)
+                    acc = vfma(load16(base + tap[7] + ox), VecF(repeating: weights[7]), acc)
+                    acc = vfma(load16(base + tap[8] + ox), VecF(repeating: weights[8]), acc)
+                } else {
+                    var t = 0
+                    while t < taps {
+                        acc = vfma(load16(base + tap[t] + ox), VecF(repeating: weights[t]), acc)
+                        t &+= 1
+                    }
+                }
+                // A full-width store may spill past the row into the next row of this plane, which
+                // is rewritten afterwards; only the plane's last row must stop exactly at its end.
+                if ox + 16 <= s.ow || oy + 1 < s.oh && (oy + 1) * s.ow + 16 <= s.oh * s.ow {
+                    UnsafeMutableRawPointer(out + ox).storeBytes(of: acc, as: VecF.self)
+                } else {
+                    for t in 0..<(s.ow - ox) { out[ox + t] = acc[t] }
+                }
+                ox += 16
+            }
+        }
+        epilogueRowImpl(output, s.oh * s.ow, 0, nil, code, p0, p1)
     }
+}
+
+@inline(__always) func load16(_ p: UnsafeMutablePointer<Float>) -> VecF {
+    UnsafeRawPointer(p).loadUnaligned(as: VecF.self)
 }
