@@ -20,6 +20,12 @@ public enum TensorProtoFile {
         }
     }
 
+    /// Decodes a serialized `TensorProto` held in memory (e.g. one embedded in a `SequenceProto`).
+    /// External data, if any, is resolved against `baseDirectory`.
+    public static func read(data: Data, baseDirectory: String? = nil) throws -> (name: String, tensor: Tensor) {
+        try ONNXReader.tensor(data: data, path: nil, baseDirectory: baseDirectory)
+    }
+
     /// Writes `tensor` (data in `raw_data`, or `string_data` for strings) atomically.
     public static func write(_ tensor: Tensor, name: String = "", to path: String) throws {
         let proto = try ProtoExporter(external: nil).tensor(tensor, name: name.isEmpty ? nil : name, mayGoExternal: false)

@@ -7,7 +7,7 @@
 /// Unknown operators and custom domains are not errors here.
 public enum GraphValidator {
     public static func validate(_ model: Model) throws {
-        try validate(model.graph, outerScope: [], label: model.graph.name.isEmpty ? "main graph" : "graph '\(model.graph.name)'")
+        try validate(model.graph, enclosingScopes: [], label: model.graph.name.isEmpty ? "main graph" : "graph '\(model.graph.name)'")
         for function in model.functions {
             try validate(function)
         }
@@ -15,6 +15,12 @@ public enum GraphValidator {
 
     /// Checks one graph whose bodies may capture `outerScope` names.
     public static func validate(_ graph: Graph, outerScope: Set<String>, label: String) throws {
+        try validate(graph, enclosingScopes: [outerScope], label: label)
+    }
+
+    /// `enclosingScopes`: the names each enclosing graph defines, innermost last. Kept as a stack
+    /// rather than one union so that many subgraphs in a large graph cost no copying.
+    static func validate(_ graph: Graph, enclosingScopes: [Set<String>], label: String) throws {
         var defined = Set<String>()
         func define(_ name: String, by what: @autoclosure () -> String) throws {
             guard !name.isEmpty else { return }
@@ -32,9 +38,10 @@ public enum GraphValidator {
             for output in node.outputs { try define(output, by: "output of node '\(node.displayName)' (\(node.opType))") }
         }
 
-        let visible = outerScope.union(defined)
+        let scopes = enclosingScopes + [defined]
+        func visible(_ name: String) -> Bool { scopes.contains { $0.contains(name) } }
         for node in graph.nodes {
-            for (k, input) in node.inputs.enumerated() where !input.isEmpty && !visible.contains(input) {
+            for (k, input) in node.inputs.enumerated() where !input.isEmpty && !visible(input) {
                 throw EdgeError.badInput(
                     "\(label): input \(k) '\(input)' of node '\(node.displayName)' (\(node.opType)) is not defined by any graph input, initializer, node output or enclosing graph")
             }
@@ -47,12 +54,12 @@ public enum GraphValidator {
                 }
                 for (k, body) in bodies.enumerated() {
                     let where_ = bodies.count > 1 ? "body \(k) of attribute '\(attribute.name)'" : "attribute '\(attribute.name)'"
-                    try validate(body, outerScope: visible,
+                    try validate(body, enclosingScopes: scopes,
                                  label: "\(label) › \(where_) of node '\(node.displayName)' (\(node.opType))")
                 }
             }
         }
-        for output in graph.outputs where !output.name.isEmpty && !visible.contains(output.name) {
+        for output in graph.outputs where !output.name.isEmpty && !visible(output.name) {
             throw EdgeError.badInput("\(label): graph output '\(output.name)' is not produced by any node, input or initializer")
         }
         if let cycle = graph.nodesOnCycle() {
@@ -65,6 +72,6 @@ public enum GraphValidator {
     static func validate(_ function: Function) throws {
         let body = Graph(name: function.name, inputs: function.inputs.map { ValueInfo(name: $0, type: nil) },
                          outputs: function.outputs.map { ValueInfo(name: $0, type: nil) }, nodes: function.nodes)
-        try validate(body, outerScope: [], label: "function '\(function.domain.isEmpty ? "" : function.domain + ".")\(function.name)'")
+        try validate(body, enclosingScopes: [], label: "function '\(function.domain.isEmpty ? "" : function.domain + ".")\(function.name)'")
     }
 }
