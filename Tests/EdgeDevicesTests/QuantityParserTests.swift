@@ -76,7 +76,10 @@ final class QuantityParserTests: XCTestCase {
         XCTAssertEqual(QuantityFormat.format(4e9, as: .bytes), "4 GB")
         XCTAssertEqual(QuantityFormat.format(472e9, as: .compute), "472 GOPS")
         XCTAssertEqual(QuantityFormat.format(0.5, as: .power), "500 mW")
-        XCTAssertEqual(QuantityFormat.format(1599, as: .price), "$1599")
+        XCTAssertEqual(QuantityFormat.format(1599, as: .price), "$1,599")
+        XCTAssertEqual(QuantityFormat.format(59.99, as: .price), "$59.99")
+        XCTAssertEqual(QuantityFormat.compute(472e9, precision: .fp16), "472 GFLOPS")
+        XCTAssertEqual(QuantityFormat.compute(4e12, precision: .int8), "4 TOPS")
         XCTAssertEqual(QuantityFormat.number(1.0 / 3.0), "0.333")
     }
 

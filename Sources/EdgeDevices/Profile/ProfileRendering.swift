@@ -58,7 +58,7 @@ public enum ProfileRendering {
         let header = ["NAME", "VENDOR", "ACCELERATOR", "PRECISIONS", "INT8", "FP16", "MEMORY", "POWER", "PRICE"]
         let rows: [[String]] = profiles.map { profile in
             let summary = ProfileSummary(profile)
-            func peak(_ p: Precision) -> String { summary.peak[p].map { QuantityFormat.format($0, as: .compute) } ?? "-" }
+            func peak(_ p: Precision) -> String { summary.peak[p].map { QuantityFormat.compute($0, precision: p) } ?? "-" }
             let memory: String
             if let bytes = summary.memoryBytes {
                 memory = QuantityFormat.format(bytes, as: .bytes)
@@ -99,7 +99,7 @@ public enum ProfileRendering {
         func computeLines(_ table: [Precision: PeakCompute], indent: String) {
             for precision in table.keys.sorted() {
                 let entry = table[precision]!
-                add("\(indent)\(precision.rawValue): \(fmt(entry.peak, .compute))\(entry.note.map { "  (\($0))" } ?? "")")
+                add("\(indent)\(precision.rawValue): \(QuantityFormat.compute(entry.peak, precision: precision))\(entry.note.map { "  (\($0))" } ?? "")")
             }
         }
 

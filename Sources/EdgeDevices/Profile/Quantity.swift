@@ -160,8 +160,32 @@ public enum QuantityFormat {
         case .power: return value < 1 ? "\(number(value * 1000)) mW" : "\(number(value)) W"
         case .frequency: return scaled(value, units: [(1e9, "GHz"), (1e6, "MHz"), (1e3, "kHz"), (1, "Hz")])
         case .duration: return scaled(value, units: [(1, "s"), (1e-3, "ms"), (1e-6, "us"), (1e-9, "ns")])
-        case .price: return "$" + number(value)
+        case .price: return price(value)
         }
+    }
+
+    /// Operation rates in FLOPS for floating-point precisions and OPS for integer ones.
+    public static func compute(_ value: Double, precision: Precision) -> String {
+        let text = format(value, as: .compute)
+        switch precision {
+        case .fp32, .fp16, .bf16: return text.replacingOccurrences(of: "OPS", with: "FLOPS")
+        case .int8, .int4: return text
+        }
+    }
+
+    /// "$1,599", "$59.99", "$99": cents only when there are any, thousands grouped.
+    static func price(_ value: Double) -> String {
+        let cents = (value * 100).rounded()
+        let whole = Int(cents / 100)
+        let fraction = Int(cents) % 100
+        var digits = String(whole)
+        var grouped = ""
+        while digits.count > 3 {
+            grouped = "," + digits.suffix(3) + grouped
+            digits.removeLast(3)
+        }
+        grouped = digits + grouped
+        return fraction == 0 ? "$\(grouped)" : "$\(grouped)." + String(format: "%02d", fraction)
     }
 
     /// Sizes that are whole mebibytes below a gigabyte print in MiB (on-chip SRAM is sized in

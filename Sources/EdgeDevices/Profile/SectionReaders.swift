@@ -149,7 +149,10 @@ enum Sections {
         let source = r.required("source", Read.sourceIDs)
         let note = r.optional("note", Read.string)
         if let modes {
-            if modes.isEmpty { log.add(KeyPath.child(path, "modes"), "must list at least one power mode") }
+            let modesPath = KeyPath.child(path, "modes")
+            if modes.isEmpty, !log.problems.contains(where: { $0.path.hasPrefix(modesPath) }) {
+                log.add(modesPath, "must list at least one power mode")
+            }
             var seen = Set<String>()
             for (i, mode) in modes.enumerated() where !seen.insert(mode.name).inserted {
                 log.add(KeyPath.index(KeyPath.child(path, "modes"), i), "duplicate power mode \"\(mode.name)\"")
