@@ -186,16 +186,14 @@ struct GEMMDriver {
             }
             if last && !epilogue.isIdentity {
                 let (code, p0, p1) = epilogue.activation.encoded
-                for r in 0..<rows {
-                    var rowBias: Float = 0
-                    var colBias: UnsafePointer<Float>? = nil
-                    switch epilogue.bias {
-                    case .none: break
-                    case let .perRow(bias): rowBias = bias[i + r]
-                    case let .perColumn(bias): colBias = bias + j
-                    }
-                    ks.epilogueRow(cTile + r * ldc, cols, rowBias, colBias, code, p0, p1)
+                var rowBias: UnsafePointer<Float>? = nil
+                var colBias: UnsafePointer<Float>? = nil
+                switch epilogue.bias {
+                case .none: break
+                case let .perRow(bias): rowBias = bias + i
+                case let .perColumn(bias): colBias = bias + j
                 }
+                ks.epilogueBlock(cTile, ldc, rows, cols, rowBias, colBias, code, p0, p1)
             }
         case let .int32(c, ldc):
             ks.tile(kcb, ap, bp, tileBuf, nr, false)

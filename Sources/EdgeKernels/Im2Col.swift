@@ -37,19 +37,20 @@ func im2colPanelPacker(_ g: ConvGeometry, input: UnsafePointer<Float>, padValue:
                     let seg = min(run - e, nr - col % nr)
                     let dp = dst + (col / nr) * nr * kcb + p * nr + col % nr
                     if !rowValid {
-                        dp.update(repeating: padValue, count: seg)
+                        for u in 0..<seg { dp[u] = padValue }
                     } else {
-                        let oxs = ox + e
-                        if s[2] == 1 {
-                            let ix0 = oxs + x0
-                            if ix0 >= 0 && ix0 + seg <= i[2] {
-                                copyFloats(dp, srow + ix0, seg)
-                            } else {
-                                for u in 0..<seg { let ix = ix0 + u; dp[u] = ix >= 0 && ix < i[2] ? srow[ix] : padValue }
-                            }
+                        // u in [lo, hi) reads inside the row: 0 ≤ (ox + e + u)·sx + x0 < W.
+                        let sx = s[2], ix0 = (ox + e) * sx + x0
+                        let lo = ix0 >= 0 ? 0 : min(seg, (-ix0 + sx - 1) / sx)
+                        let hi = ix0 >= i[2] ? lo : max(lo, min(seg, (i[2] - ix0 + sx - 1) / sx))
+                        for u in 0..<lo { dp[u] = padValue }
+                        if sx == 1 {
+                            copyFloats(dp + lo, srow + ix0 + lo, hi - lo)
                         } else {
-                            for u in 0..<seg { let ix = (oxs + u) * s[2] + x0; dp[u] = ix >= 0 && ix < i[2] ? srow[ix] : padValue }
+                            var from = srow + ix0 + lo * sx
+                            for u in lo..<hi { dp[u] = from.pointee; from += sx }
                         }
+                        for u in hi..<seg { dp[u] = padValue }
                     }
                     e += seg
                 }

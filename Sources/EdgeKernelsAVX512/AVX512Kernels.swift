@@ -85,6 +85,12 @@ public enum AVX512Kernels {
     }
     @inline(__always) static func load(_ p: UnsafeMutablePointer<Float>) -> SIMD16<Float> { UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self) }
     @inline(__always) static func store(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD16<Float>.self) }
+    /// Bias + activation over a rows × cols block (see epilogueBlockImpl).
+    public static func epilogueBlock(_ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ rows: Int, _ cols: Int,
+                                     _ rowBias: UnsafePointer<Float>?, _ colBias: UnsafePointer<Float>?,
+                                     _ code: Int, _ p0: Float, _ p1: Float) {
+        epilogueBlockImpl(c, ldc, rows, cols, rowBias, false, colBias, code, p0, p1)
+    }
     public static func epilogueRow(_ c: UnsafeMutablePointer<Float>, _ n: Int, _ rowBias: Float,
                                    _ colBias: UnsafePointer<Float>?, _ code: Int, _ p0: Float, _ p1: Float) {
         epilogueRowImpl(c, n, rowBias, colBias, code, p0, p1)

@@ -46,6 +46,12 @@ enum PortableKernels {
     }
     @inline(__always) static func load(_ p: UnsafeMutablePointer<Float>) -> SIMD4<Float> { UnsafeRawPointer(p).loadUnaligned(as: SIMD4<Float>.self) }
     @inline(__always) static func store(_ v: SIMD4<Float>, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD4<Float>.self) }
+    /// Bias + activation over a rows × cols block (see epilogueBlockImpl).
+    static func epilogueBlock(_ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ rows: Int, _ cols: Int,
+                                     _ rowBias: UnsafePointer<Float>?, _ colBias: UnsafePointer<Float>?,
+                                     _ code: Int, _ p0: Float, _ p1: Float) {
+        epilogueBlockImpl(c, ldc, rows, cols, rowBias, false, colBias, code, p0, p1)
+    }
     static func epilogueRow(_ c: UnsafeMutablePointer<Float>, _ n: Int, _ rowBias: Float,
                                    _ colBias: UnsafePointer<Float>?, _ code: Int, _ p0: Float, _ p1: Float) {
         epilogueRowImpl(c, n, rowBias, colBias, code, p0, p1)

@@ -114,22 +114,52 @@ enum ActivationCode {
 /// c[j] = act(c[j] + rowBias + colBias[j]) for j in 0..<n.
 @inline(__always) func epilogueRowImpl(_ c: UnsafeMutablePointer<Float>, _ n: Int, _ rowBias: Float,
                                        _ colBias: UnsafePointer<Float>?, _ code: Int, _ p0: Float, _ p1: Float) {
-    if code == ActivationCode.none && rowBias == 0 && colBias == nil { return }
-    let w = VecF.scalarCount
-    var j = 0
-    let rb = VecF(repeating: rowBias)
-    while j + w <= n {
-        let raw = UnsafeMutableRawPointer(c + j)
-        var v = raw.loadUnaligned(as: VecF.self) + rb
-        if let cb = colBias { v += UnsafeRawPointer(cb + j).loadUnaligned(as: VecF.self) }
-        raw.storeBytes(of: vactivate(v, code, p0, p1), as: VecF.self)
-        j += w
+    withUnsafePointer(to: rowBias) { rb in
+        epilogueBlockImpl(c, 0, 1, n, code == ActivationCode.none && rowBias == 0 ? nil : rb, true, colBias, code, p0, p1)
     }
-    if j < n {
-        var v = VecF(repeating: 0)
-        for t in 0..<(n - j) { v[t] = c[j + t] + rowBias + (colBias?[j + t] ?? 0) }
-        v = vactivate(v, code, p0, p1)
-        for t in 0..<(n - j) { c[j + t] = v[t] }
+}
+
+/// For an rows × cols block of C (row stride ldc): c[i][j] = act(c[i][j] + rowBias[i] + colBias[j]).
+/// `rowBias` nil = none; `rowBiasScalar` means rowBias points at one value for every row. The
+/// activation switch is resolved once per block, and each case is a specialised, inlined loop.
+@inline(__always) func epilogueBlockImpl(_ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ rows: Int, _ cols: Int,
+                                         _ rowBias: UnsafePointer<Float>?, _ rowBiasScalar: Bool,
+                                         _ colBias: UnsafePointer<Float>?, _ code: Int, _ p0: Float, _ p1: Float) {
+    if code == ActivationCode.none && rowBias == nil && colBias == nil { return }
+    switch code {
+    case ActivationCode.none: blockApply(c, ldc, rows, cols, rowBias, rowBiasScalar, colBias) { $0 }
+    case ActivationCode.relu: blockApply(c, ldc, rows, cols, rowBias, rowBiasScalar, colBias) { $0.replacing(with: 0, where: $0 .< 0) }
+    case ActivationCode.clip:
+        blockApply(c, ldc, rows, cols, rowBias, rowBiasScalar, colBias) { $0.replacing(with: p0, where: $0 .< p0).replacing(with: p1, where: $0 .> p1) }
+    case ActivationCode.leakyRelu:
+        blockApply(c, ldc, rows, cols, rowBias, rowBiasScalar, colBias) { $0.replacing(with: $0 * p0, where: $0 .< 0) }
+    default:
+        blockApply(c, ldc, rows, cols, rowBias, rowBiasScalar, colBias) { vactivate($0, code, p0, p1) }
+    }
+}
+
+@inline(__always) func blockApply(_ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ rows: Int, _ cols: Int,
+                                  _ rowBias: UnsafePointer<Float>?, _ rowBiasScalar: Bool,
+                                  _ colBias: UnsafePointer<Float>?, _ f: (VecF) -> VecF) {
+    let w = VecF.scalarCount
+    for i in 0..<rows {
+        let row = c + i * ldc
+        let rbv: Float = rowBias.map { rowBiasScalar ? $0[0] : $0[i] } ?? 0
+        let rb = VecF(repeating: rbv)
+        var j = 0
+        while j + w <= cols {
+            let raw = UnsafeMutableRawPointer(row + j)
+            var v = raw.loadUnaligned(as: VecF.self) + rb
+            if let cb = colBias { v += UnsafeRawPointer(cb + j).loadUnaligned(as: VecF.self) }
+            raw.storeBytes(of: f(v), as: VecF.self)
+            j += w
+        }
+        if j < cols {
+            var v = VecF(repeating: 0)
+            for t in 0..<(cols - j) { v[t] = row[j + t] + rbv + (colBias?[j + t] ?? 0) }
+            v = f(v)
+            for t in 0..<(cols - j) { row[j + t] = v[t] }
+        }
     }
 }
 
