@@ -87,32 +87,36 @@ struct GEMMDriver {
             while pc < k {
                 let kcb = min(kc, k - pc)
                 let first = pc == 0, last = pc + kcb == k
-                // Panels of B for this (pc, jc).
-                let bPanels: UnsafePointer<Float>
+                // Panels of B for this (pc, jc). With a single row chunk every task owns a disjoint
+                // column slice, so it packs that slice itself (no extra barrier, and the panels
+                // stay in the cache of the core that uses them); otherwise all tasks share the
+                // whole block, packed first in parallel.
+                let packInTask = mChunks == 1
+                let packSlice: ((Int, Int) -> Void)?
                 switch b {
-                case let .packed(pm):
-                    bPanels = pm.panels(p0: pc, kcb: kcb, index: jc)
+                case .packed:
+                    packSlice = nil
                 case let .raw(ptr, ld, trans):
-                    let buf = bBuf!
-                    let pieces = min(nPanels, threads)
-                    parallel(pieces) { t, _ in
-                        let q0 = nPanels * t / pieces, q1 = nPanels * (t + 1) / pieces
+                    let buf = bBuf!, alphaB = alphaOnB
+                    packSlice = { q0, q1 in
                         let j0 = q0 * nr, cols = min(ncb, q1 * nr) - j0
                         if cols > 0 {
                             packBPanels(ptr, ldb: ld, trans: trans, p0: pc, kcb: kcb, j0: jc + j0, cols: cols,
-                                        nr: nr, alpha: alphaOnB, into: buf + q0 * nr * kcb)
+                                        nr: nr, alpha: alphaB, into: buf + q0 * nr * kcb)
                         }
                     }
-                    bPanels = UnsafePointer(buf)
                 case let .custom(pack):
                     let buf = bBuf!
-                    let pieces = min(nPanels, threads)
-                    parallel(pieces) { t, _ in
-                        let q0 = nPanels * t / pieces, q1 = nPanels * (t + 1) / pieces
+                    packSlice = { q0, q1 in
                         let j0 = q0 * nr, cols = min(ncb, q1 * nr) - j0
                         if cols > 0 { pack(pc, kcb, jc + j0, cols, buf + q0 * nr * kcb) }
                     }
-                    bPanels = UnsafePointer(buf)
+                }
+                let bPanels: UnsafePointer<Float>
+                if case let .packed(pm) = b { bPanels = pm.panels(p0: pc, kcb: kcb, index: jc) } else { bPanels = UnsafePointer(bBuf!) }
+                if let packSlice, !packInTask {
+                    let pieces = min(nPanels, threads)
+                    parallel(pieces) { t, _ in packSlice(nPanels * t / pieces, nPanels * (t + 1) / pieces) }
                 }
 
                 parallel(mChunks * split) { task, worker in
@@ -135,6 +139,7 @@ struct GEMMDriver {
                         pack(pc, kcb, i0, rows, buf)
                         aPanels = UnsafePointer(buf)
                     }
+                    if packInTask, let packSlice { packSlice(q0, q1) }
                     let tileBuf = tileBufBase + worker * mr * nr
                     for q in q0..<q1 {
                         let j = jc + q * nr, cols = min(nr, n - j)
