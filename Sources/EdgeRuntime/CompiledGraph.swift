@@ -26,6 +26,8 @@ public final class CompiledGraph: Sendable {
     /// Last step reading each slot (`steps.count` for graph outputs, -1 if never read).
     let lastUse: [Int]
     let slotOfName: [String: Int]
+    /// Declared element types of the outputs (nil where undeclared).
+    let outputTypes: [DType?]
 
     /// Compiles `graph`. `outerScope` resolves names of enclosing graphs (nil for the main
     /// graph); it returns the compile-time constant for a name when there is one.
@@ -112,7 +114,7 @@ public final class CompiledGraph: Sendable {
             }
         }
 
-        let pool = WorkerPool(threads: options.threads)
+        let pool = WorkerPool(threads: 1)  // compile-time folding runs on this thread
         var steps: [(node: Node, kernel: any OpKernel)] = []
         for index in order {
             let node = graph.nodes[index]
@@ -216,6 +218,7 @@ public final class CompiledGraph: Sendable {
         self.outerReferences = outerReferences
         self.lastUse = lastUse
         self.slotOfName = slotOfName
+        self.outputTypes = graph.outputs.map { $0.tensorType?.elementType }
     }
 
     /// Random generators are not folded: each run must draw anew.

@@ -1,4 +1,5 @@
 import EdgeIR
+import EdgeKernels
 
 /// A compiled operator instance. A session creates one per node when it compiles the graph:
 /// attributes are parsed and constant weights are packed then, so `run` does only the arithmetic.
@@ -119,6 +120,9 @@ public final class ExecutionContext: @unchecked Sendable {
     }
 
     public var threads: Int { options.threads }
+
+    /// The kernels' thread pool for EdgeKernels calls (nil: run on the calling thread).
+    public var kernelPool: ThreadPool? { pool.kernelPool }
 
     /// Largest tensor a kernel may allocate (elements), so corrupted shapes fail cleanly instead
     /// of exhausting memory.

@@ -26,23 +26,24 @@ public struct OperatorSpec: Sendable {
 /// it to `families` below.
 public enum OperatorRegistry {
     /// The newest default-domain opset whose operator semantics this engine follows.
-    public static let latestOpset = 25
+    public static let latestOpset = 28
 
     static let families: [[OperatorSpec]] = [
         ElementwiseOperators.operators,
-        // ActivationOperators.operators,
-        // LogicalOperators.operators,
-        // ConvOperators.operators,
-        // PoolOperators.operators,
-        // NormalizationOperators.operators,
-        // MatMulOperators.operators,
-        // SoftmaxOperators.operators,
-        // ShapeOperators.operators,
-        // IndexingOperators.operators,
-        // ReduceOperators.operators,
+        ActivationOperators.operators,
+        LogicalOperators.operators,
+        ConvOperators.operators,
+        PoolOperators.operators,
+        NormalizationOperators.operators,
+        MatMulOperators.operators,
+        SoftmaxOperators.operators,
+        ShapeOperators.operators,
+        IndexingOperators.operators,
+        GeneratorOperators.operators,
+        ReduceOperators.operators,
         CastOperators.operators,
-        // ControlFlowOperators.operators,
-        // SequenceOperators.operators,
+        ControlFlowOperators.operators,
+        SequenceOperators.operators,
     ]
 
     static let table: [String: [OperatorSpec]] = {

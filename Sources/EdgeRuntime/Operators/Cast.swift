@@ -194,22 +194,24 @@ enum CastOperators {
         try DTypeDispatch.numeric(out.dtype, Store(values: values, out: out), c.nodeDescription)
     }
 
-    /// NumPy's `str()` of a float32: shortest round-trip digits, positional for 1e-4 ≤ |x| < 1e16.
+    /// Shortest round-trip digits ("0.47892547", "1e-07"), as NumPy's `str()` prints them.
     static func formatFloat(_ v: Float) -> String {
         if v.isNaN { return "nan" }
         if v.isInfinite { return v > 0 ? "inf" : "-inf" }
-        return numpyStyle(v.description, magnitude: Double(Swift.abs(v)))
+        return v.description
     }
 
     static func formatDouble(_ v: Double) -> String {
         if v.isNaN { return "nan" }
         if v.isInfinite { return v > 0 ? "inf" : "-inf" }
-        return numpyStyle(v.description, magnitude: Swift.abs(v))
+        return v.description
     }
+}
 
-    /// Swift prints "1e-05" and "1.0" like NumPy; they differ on exponent layout ("1e+16" vs
-    /// NumPy "1e+16" agree) and on positional ranges, which this normalizes.
-    static func numpyStyle(_ swift: String, magnitude: Double) -> String {
-        swift
+extension CastOperators {
+    /// Elements of a numeric tensor as Double (floats of any width and integers).
+    static func readFloatsOrInts(_ x: Tensor, _ c: ExecutionContext) throws -> [Double] {
+        if x.dtype.isInteger || x.dtype == .bool { return x.doubleValues() }
+        return try readFloats(x, c)
     }
 }

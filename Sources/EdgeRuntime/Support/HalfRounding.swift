@@ -14,3 +14,11 @@ enum HalfRounding {
         return Tensor(shape: tensor.shape, scalars: values)
     }
 }
+
+extension HalfRounding {
+    /// A compile-time weight as float32 (float16/bfloat16/double weights are widened once).
+    static func float32(_ t: Tensor) -> Tensor {
+        if t.dtype == .float { return t }
+        return Tensor(shape: t.shape, scalars: t.floatArray())
+    }
+}

@@ -64,7 +64,7 @@ struct MiniFloatFormat: Sendable {
                 return signBits | maxFiniteBits
             }
             if hasInfinity { return signBits | UInt8(maxExponentField << mantissaBits) }
-            return nanBits
+            return fnuz ? nanBits : signBits | nanBits
         }
         let a = Double(abs(x))
         // Round to nearest even on the grid of representable magnitudes.
@@ -88,7 +88,7 @@ struct MiniFloatFormat: Sendable {
         if value > Double(maxFinite) || e > maxExponentField {
             if saturate || !hasNaN { return signBits | maxFiniteBits }
             if hasInfinity { return signBits | UInt8(maxExponentField << mantissaBits) }
-            return nanBits
+            return fnuz ? nanBits : signBits | nanBits
         }
         let bits = UInt8((e << mantissaBits) | m)
         if fnuz && bits == 0 { return 0 }  // no negative zero

@@ -1,0 +1,147 @@
+import EdgeIR
+import EdgeKernels
+import Foundation
+
+/// Conv and ConvTranspose (1-, 2- and 3-D, NCHW) on the EdgeKernels convolution: depthwise
+/// direct kernel, 1×1 as GEMM, otherwise im2col + packed SGEMM, bias fused in the epilogue.
+/// Constant weights are packed once per input size and reused across runs. float16/bfloat16/double
+/// compute in float32 and round the result to the tensor's type.
+enum ConvOperators {
+    static let operators: [OperatorSpec] = [
+        OperatorSpec("Conv") { b in try ConvKernel(b) },
+        OperatorSpec("ConvTranspose") { b in try ConvTransposeKernel(b) },
+    ]
+}
+
+final class ConvKernel: TensorKernel, @unchecked Sendable {
+    // @unchecked: `cache` is only touched under `lock`.
+    let window: WindowAttributes
+    let group: Int
+    let constantWeights: Tensor?
+    let constantBias: Tensor?
+    /// Fused activation (set when the session fuses a following Relu/Clip/... into this Conv).
+    var activation: Activation = .none
+    private let lock = NSLock()
+    private var cache: [[Int]: ConvWeights] = [:]
+
+    init(_ b: KernelBuildContext) throws {
+        window = WindowAttributes(b)
+        group = b.int("group", 1)
+        constantWeights = try b.constantInput(1).map { w in
+            guard w.dtype.isFloatingPoint else { throw b.error("weights must be a float tensor") }
+            return HalfRounding.float32(w)
+        }
+        constantBias = b.constantInput(2).map { HalfRounding.float32($0) }
+    }
+
+    func compute(_ i: [Tensor?], _ c: ExecutionContext) throws -> [Tensor] {
+        let input = try i.required(0, c)
+        let x = try input.asFloat32(c)
+        let w = try constantWeights ?? i.required(1, c).asFloat32(c)
+        let bias = try constantBias ?? i.optional(2)?.asFloat32(c)
+        guard x.rank >= 3, w.rank == x.rank else {
+            throw EdgeError.badInput("\(c.nodeDescription): input \(x.shape) and weights \(w.shape) must be N×C×spatial of one rank")
+        }
+        let spatial = Array(x.shape[2...])
+        let r = try window.resolve(input: spatial, kernel: Array(w.shape[2...]), c)
+        let cIn = x.shape[1], cOut = w.shape[0]
+        guard group > 0, cIn % group == 0, w.shape[1] * group == cIn, Array(w.shape[2...]) == r.kernel else {
+            throw EdgeError.badInput("\(c.nodeDescription): weights \(w.shape) do not fit input \(x.shape) with group \(group)")
+        }
+        if let bias, bias.elementCount != cOut {
+            throw EdgeError.badInput("\(c.nodeDescription): bias has \(bias.elementCount) elements, expected \(cOut)")
+        }
+        let geometry = ConvGeometry(inChannels: cIn, outChannels: cOut, groups: group, inputSize: spatial, kernelSize: r.kernel,
+                                    strides: r.strides, dilations: r.dilations, padsBegin: r.padsBegin, padsEnd: r.padsEnd)
+        if let problem = geometry.problem { throw EdgeError.badInput("\(c.nodeDescription): \(problem)") }
+        let packed: ConvWeights
+        if constantWeights != nil {
+            lock.lock()
+            if let hit = cache[spatial] { packed = hit } else {
+                packed = ConvWeights(weights: w.pointer(Float.self), geometry: geometry)
+                cache[spatial] = packed
+            }
+            lock.unlock()
+        } else {
+            packed = ConvWeights(weights: w.pointer(Float.self), geometry: geometry)
+        }
+        let out = try c.allocate(.float, [x.shape[0], cOut] + r.output)
+        withExtendedLifetime((x, w, bias)) {
+            Kernels.conv(packed, batch: x.shape[0], input: x.pointer(Float.self), bias: bias?.pointer(Float.self),
+                         activation: activation, output: out.mutablePointer(Float.self), pool: c.kernelPool)
+        }
+        return [input.dtype == .float ? out : try CastOperators.cast(out, to: input.dtype, c)]
+    }
+}
+
+final class ConvTransposeKernel: TensorKernel {
+    let window: WindowAttributes
+    let group: Int
+    let outputPadding: [Int]?
+    let outputShape: [Int]?
+    let constantWeights: Tensor?
+
+    init(_ b: KernelBuildContext) throws {
+        window = WindowAttributes(b)
+        group = b.int("group", 1)
+        outputPadding = b.ints("output_padding")
+        outputShape = b.ints("output_shape")
+        constantWeights = b.constantInput(1).map { HalfRounding.float32($0) }
+    }
+
+    func compute(_ i: [Tensor?], _ c: ExecutionContext) throws -> [Tensor] {
+        let input = try i.required(0, c)
+        let x = try input.asFloat32(c)
+        let w = try constantWeights ?? i.required(1, c).asFloat32(c)
+        let bias = try i.optional(2)?.asFloat32(c)
+        guard x.rank >= 3, w.rank == x.rank, w.shape[0] == x.shape[1], group > 0, x.shape[1] % group == 0 else {
+            throw EdgeError.badInput("\(c.nodeDescription): input \(x.shape) and weights \(w.shape) do not fit (group \(group))")
+        }
+        let rank = x.rank - 2
+        let spatial = Array(x.shape[2...])
+        let kernel = window.kernelShape ?? Array(w.shape[2...])
+        let s = window.strides ?? Array(repeating: 1, count: rank)
+        let d = window.dilations ?? Array(repeating: 1, count: rank)
+        let op = outputPadding ?? Array(repeating: 0, count: rank)
+        guard kernel.count == rank, s.count == rank, d.count == rank, op.count == rank else {
+            throw EdgeError.badInput("\(c.nodeDescription): attribute lengths do not match the \(rank)-D input")
+        }
+        var begin = [Int](repeating: 0, count: rank), end = [Int](repeating: 0, count: rank)
+        var output = [Int](repeating: 0, count: rank)
+        for k in 0..<rank {
+            // Full (unpadded) output extent of this axis.
+            let full = s[k] * (spatial[k] - 1) + op[k] + (kernel[k] - 1) * d[k] + 1
+            if let outputShape {
+                let target = outputShape.count == rank ? outputShape[k] : outputShape[outputShape.count - rank + k]
+                // ONNX: SAME_UPPER puts the extra pixel at the end, everything else at the start.
+                let total = Swift.max(full - target, 0)
+                begin[k] = window.autoPad == "SAME_UPPER" ? total / 2 : total - total / 2
+                end[k] = total - begin[k]
+                output[k] = target
+            } else if window.autoPad == "SAME_UPPER" || window.autoPad == "SAME_LOWER" {
+                output[k] = spatial[k] * s[k]
+                let total = Swift.max(full - output[k], 0)
+                begin[k] = window.autoPad == "SAME_UPPER" ? total / 2 : total - total / 2
+                end[k] = total - begin[k]
+            } else {
+                if let pads = window.pads, window.autoPad != "VALID" {
+                    guard pads.count == 2 * rank else { throw EdgeError.badInput("\(c.nodeDescription): pads do not match rank") }
+                    begin[k] = pads[k]; end[k] = pads[rank + k]
+                }
+                output[k] = full - begin[k] - end[k]
+            }
+        }
+        let cOut = w.shape[1] * group
+        let geometry = ConvTransposeGeometry(inChannels: x.shape[1], outChannels: cOut, groups: group, inputSize: spatial,
+                                             kernelSize: kernel, outputSize: output, strides: s, dilations: d, padsBegin: begin)
+        if let problem = geometry.problem { throw EdgeError.badInput("\(c.nodeDescription): \(problem)") }
+        if let bias, bias.elementCount != cOut { throw EdgeError.badInput("\(c.nodeDescription): bias length differs from C_out") }
+        let packed = ConvTransposeWeights(weights: w.pointer(Float.self), geometry: geometry)
+        let out = try c.allocate(.float, [x.shape[0], cOut] + output)
+        withExtendedLifetime((x, w, bias)) {
+            Kernels.convTranspose(packed, batch: x.shape[0], input: x.pointer(Float.self), bias: bias?.pointer(Float.self),
+                                  output: out.mutablePointer(Float.self), pool: c.kernelPool)
+        }
+        return [input.dtype == .float ? out : try CastOperators.cast(out, to: input.dtype, c)]
+    }
+}

@@ -1,0 +1,160 @@
+import EdgeIR
+import Foundation
+
+/// Pooling over NCHW tensors (1-, 2- and 3-D): MaxPool (with optional Indices), AveragePool,
+/// LpPool, GlobalAveragePool, GlobalMaxPool, GlobalLpPool. Planes (n, c) run in parallel.
+/// AveragePool divides by the window's positions inside the input, or inside the padded input
+/// with count_include_pad; positions a ceil_mode window adds past the end padding never count.
+enum PoolOperators {
+    static let operators: [OperatorSpec] = [
+        OperatorSpec("MaxPool") { b in PoolKernel(b, kind: .max) },
+        OperatorSpec("AveragePool") { b in PoolKernel(b, kind: .average) },
+        OperatorSpec("LpPool") { b in PoolKernel(b, kind: .lp(Double(b.int("p", 2)))) },
+        OperatorSpec("GlobalAveragePool") { _ in GlobalPoolKernel(kind: .average) },
+        OperatorSpec("GlobalMaxPool") { _ in GlobalPoolKernel(kind: .max) },
+        OperatorSpec("GlobalLpPool") { b in GlobalPoolKernel(kind: .lp(Double(b.int("p", 2)))) },
+    ]
+
+    enum Kind: Sendable { case max, average, lp(Double) }
+}
+
+final class PoolKernel: TensorKernel {
+    let window: WindowAttributes
+    let kind: PoolOperators.Kind
+    let countIncludePad: Bool
+    let columnMajorIndices: Bool
+    /// MaxPool's optional second output is requested.
+    let returnsIndices: Bool
+
+    init(_ b: KernelBuildContext, kind: PoolOperators.Kind) {
+        returnsIndices = b.node.outputs.count > 1 && !b.node.outputs[1].isEmpty
+        window = WindowAttributes(b)
+        self.kind = kind
+        countIncludePad = b.int("count_include_pad", 0) != 0
+        columnMajorIndices = b.int("storage_order", 0) != 0
+    }
+
+    func compute(_ i: [Tensor?], _ c: ExecutionContext) throws -> [Tensor] {
+        let input = try i.required(0, c)
+        let integer = input.dtype == .int8 || input.dtype == .uint8
+        let x = integer ? try CastOperators.cast(input, to: .float, c) : try input.asFloat32(c)
+        guard x.rank >= 3, x.rank <= 5 else { throw EdgeError.badInput("\(c.nodeDescription): input must be N×C×(1 to 3 spatial dims)") }
+        let spatial = Array(x.shape[2...])
+        let r = try window.resolve(input: spatial, kernel: nil, c)
+        let rank = spatial.count
+        // Work in 3-D: leading dims of size 1.
+        let lead = 3 - rank
+        func ext(_ v: [Int], _ fill: Int) -> [Int] { Array(repeating: fill, count: lead) + v }
+        let inS = ext(spatial, 1), outS = ext(r.output, 1), k = ext(r.kernel, 1), st = ext(r.strides, 1), dl = ext(r.dilations, 1)
+        let pb = ext(r.padsBegin, 0), pe = ext(r.padsEnd, 0)
+        let planes = x.shape[0] * x.shape[1]
+        let inPlane = inS.reduce(1, *), outPlane = outS.reduce(1, *)
+        let out = try c.allocate(.float, [x.shape[0], x.shape[1]] + r.output)
+        let wantIndices = returnsIndices && kindIsMax
+        let indices = wantIndices ? try c.allocate(.int64, out.shape) : nil
+        let src = x.pointer(Float.self), dst = out.mutablePointer(Float.self)
+        let idx = indices?.mutablePointer(Int64.self)
+        let kind = self.kind, includePad = countIncludePad, columnMajor = columnMajorIndices
+        c.parallelFor(planes, grain: 1) { range in
+            for plane in range {
+                let p = src + plane * inPlane, o = dst + plane * outPlane
+                var oi = 0
+                for od in 0..<outS[0] {
+                    for oh in 0..<outS[1] {
+                        for ow in 0..<outS[2] {
+                            let start = [od * st[0] - pb[0], oh * st[1] - pb[1], ow * st[2] - pb[2]]
+                            var best = -Float.infinity, bestAt = -1
+                            var sum = 0.0, count = 0, padded = 0
+                            var sawNaN = false
+                            for kd in 0..<k[0] {
+                                let z = start[0] + kd * dl[0]
+                                if z >= inS[0] + pe[0] { continue }
+                                for kh in 0..<k[1] {
+                                    let y = start[1] + kh * dl[1]
+                                    if y >= inS[1] + pe[1] { continue }
+                                    for kw in 0..<k[2] {
+                                        let xw = start[2] + kw * dl[2]
+                                        if xw >= inS[2] + pe[2] { continue }
+                                        padded += 1
+                                        guard z >= 0, z < inS[0], y >= 0, y < inS[1], xw >= 0, xw < inS[2] else { continue }
+                                        let at = (z * inS[1] + y) * inS[2] + xw
+                                        let v = p[at]
+                                        count += 1
+                                        switch kind {
+                                        case .max:
+                                            if v.isNaN { sawNaN = true }
+                                            if v > best || bestAt < 0 { best = v; bestAt = at }
+                                        case .average: sum += Double(v)
+                                        case .lp(let power): sum += Foundation.pow(Double(Swift.abs(v)), power)
+                                        }
+                                    }
+                                }
+                            }
+                            switch kind {
+                            case .max:
+                                o[oi] = sawNaN && best.isNaN ? .nan : best
+                                if let idx {
+                                    var flat = bestAt
+                                    if columnMajor && bestAt >= 0 {
+                                        // Column-major spatial index: w·H + h (2-D), as ONNX's storage_order=1.
+                                        let h = (bestAt / inS[2]) % inS[1], w = bestAt % inS[2], dz = bestAt / (inS[1] * inS[2])
+                                        flat = (dz * inS[2] + w) * inS[1] + h
+                                    }
+                                    idx[plane * outPlane + oi] = Int64(plane * inPlane + Swift.max(flat, 0))
+                                }
+                            case .average:
+                                let divisor = includePad ? padded : count
+                                o[oi] = divisor > 0 ? Float(sum / Double(divisor)) : 0
+                            case .lp(let power):
+                                o[oi] = Float(Foundation.pow(sum, 1 / power))
+                            }
+                            oi += 1
+                        }
+                    }
+                }
+            }
+        }
+        var result = out
+        if input.dtype != .float { result = try CastOperators.cast(out, to: input.dtype, c) }
+        return indices.map { [result, $0] } ?? [result]
+    }
+
+    var kindIsMax: Bool { if case .max = kind { return true } else { return false } }
+}
+
+final class GlobalPoolKernel: TensorKernel {
+    let kind: PoolOperators.Kind
+    init(kind: PoolOperators.Kind) { self.kind = kind }
+
+    func compute(_ i: [Tensor?], _ c: ExecutionContext) throws -> [Tensor] {
+        let input = try i.required(0, c)
+        let x = try input.asFloat32(c)
+        guard x.rank >= 2 else { throw EdgeError.badInput("\(c.nodeDescription): input must be N×C×spatial") }
+        let planes = x.shape[0] * x.shape[1]
+        let size = Shapes.product(x.shape[2...])
+        let out = try c.allocate(.float, [x.shape[0], x.shape[1]] + Array(repeating: 1, count: x.rank - 2))
+        let src = x.pointer(Float.self), dst = out.mutablePointer(Float.self)
+        let kind = self.kind
+        c.parallelFor(planes, grain: 16) { range in
+            for plane in range {
+                let p = src + plane * size
+                switch kind {
+                case .average:
+                    var s: Float = 0
+                    for j in 0..<size { s += p[j] }
+                    dst[plane] = s / Float(size)
+                case .max:
+                    var m = -Float.infinity
+                    var nan = false
+                    for j in 0..<size { if p[j].isNaN { nan = true }; m = Swift.max(m, p[j]) }
+                    dst[plane] = nan ? .nan : m
+                case .lp(let power):
+                    var s = 0.0
+                    for j in 0..<size { s += Foundation.pow(Double(Swift.abs(p[j])), power) }
+                    dst[plane] = Float(Foundation.pow(s, 1 / power))
+                }
+            }
+        }
+        return [input.dtype == .float ? out : try CastOperators.cast(out, to: input.dtype, c)]
+    }
+}
