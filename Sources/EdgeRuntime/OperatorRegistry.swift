@@ -42,6 +42,10 @@ public enum OperatorRegistry {
         GeneratorOperators.operators,
         ReduceOperators.operators,
         CastOperators.operators,
+        QuantizationOperators.operators,
+        IntegerOperators.operators,
+        QLinearOperators.operators,
+        RecurrentOperators.operators,
         ControlFlowOperators.operators,
         SequenceOperators.operators,
     ]
