@@ -25,24 +25,33 @@ func im2colPanelPacker(_ g: ConvGeometry, input: UnsafePointer<Float>, padValue:
             var oy = (j0 / o[2]) % o[1]
             var oz = j0 / (o[2] * o[1])
             var q = 0
+            // Column q of the slice lives in panel q / nr at offset q % nr, tracked incrementally
+            // (integer division by the runtime nr costs more than copying the floats).
+            var panel = 0, off = 0
+            let w = i[2], sx = s[2]
             while q < cols {
                 let run = min(o[2] - ox, cols - q)
                 let iz = oz * s[0] - pad[0] + kz * d[0]
                 let iy = oy * s[1] - pad[1] + ky * d[1]
                 let rowValid = iz >= 0 && iz < i[0] && iy >= 0 && iy < i[1]
-                let srow = src + (iz * i[1] + iy) * i[2]
+                let srow = src + (iz * i[1] + iy) * w
                 var e = 0
                 while e < run {
-                    let col = q + e
-                    let seg = min(run - e, nr - col % nr)
-                    let dp = dst + (col / nr) * nr * kcb + p * nr + col % nr
+                    let seg = min(run - e, nr - off)
+                    let dp = dst + panel * nr * kcb + p * nr + off
                     if !rowValid {
                         for u in 0..<seg { dp[u] = padValue }
                     } else {
                         // u in [lo, hi) reads inside the row: 0 ≤ (ox + e + u)·sx + x0 < W.
-                        let sx = s[2], ix0 = (ox + e) * sx + x0
-                        let lo = ix0 >= 0 ? 0 : min(seg, (-ix0 + sx - 1) / sx)
-                        let hi = ix0 >= i[2] ? lo : max(lo, min(seg, (i[2] - ix0 + sx - 1) / sx))
+                        let ix0 = (ox + e) * sx + x0
+                        let lo: Int, hi: Int
+                        if sx == 1 {
+                            lo = ix0 >= 0 ? 0 : min(seg, -ix0)
+                            hi = max(lo, min(seg, w - ix0))
+                        } else {
+                            lo = ix0 >= 0 ? 0 : min(seg, (-ix0 + sx - 1) / sx)
+                            hi = ix0 >= w ? lo : max(lo, min(seg, (w - ix0 + sx - 1) / sx))
+                        }
                         for u in 0..<lo { dp[u] = padValue }
                         if sx == 1 {
                             copyFloats(dp + lo, srow + ix0 + lo, hi - lo)
@@ -53,6 +62,8 @@ func im2colPanelPacker(_ g: ConvGeometry, input: UnsafePointer<Float>, padValue:
                         for u in hi..<seg { dp[u] = padValue }
                     }
                     e += seg
+                    off += seg
+                    if off == nr { off = 0; panel += 1 }
                 }
                 q += run
                 ox += run
