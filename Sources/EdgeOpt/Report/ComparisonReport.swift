@@ -11,8 +11,29 @@ public struct ComparisonReport: Codable, Sendable, Equatable, RenderableReport {
         public var baseline: Int
         public var model: Int
         public var delta: Int
-        /// baseline ÷ model; nil when the model's value is 0.
+        /// baseline ÷ model; null when the model's value is 0.
         public var ratio: Double?
+
+        private enum CodingKeys: String, CodingKey { case name, baseline, model, delta, ratio }
+
+        public init(name: String, baseline: Int, model: Int, delta: Int, ratio: Double?) {
+            self.name = name
+            self.baseline = baseline
+            self.model = model
+            self.delta = delta
+            self.ratio = ratio
+        }
+
+        /// Writes `ratio` as an explicit null rather than leaving the key out, so every metric
+        /// has the same keys.
+        public func encode(to encoder: Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(name, forKey: .name)
+            try c.encode(baseline, forKey: .baseline)
+            try c.encode(model, forKey: .model)
+            try c.encode(delta, forKey: .delta)
+            try c.encode(ratio, forKey: .ratio)
+        }
     }
 
     public struct OpDelta: Codable, Sendable, Equatable {
