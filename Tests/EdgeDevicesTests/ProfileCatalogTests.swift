@@ -140,6 +140,22 @@ final class ProfileCatalogTests: XCTestCase {
         }
     }
 
+    /// Files that are not profiles at all get one clear problem each, without reading huge files.
+    func testUnreadableFilesAreReportedNotCrashedOn() throws {
+        let dir = try TemporaryDirectory(prefix: "unreadable")
+        try Data([0xFF, 0xFE, 0x00, 0xC3, 0x28]).write(to: dir.url.appendingPathComponent("binary.yaml"))
+        try Data(count: ProfileCatalog.maximumProfileBytes + 1).write(to: dir.url.appendingPathComponent("huge.yaml"))
+        try String(repeating: "[", count: 100_000).write(toFile: dir.path("deep.yaml"), atomically: true, encoding: .utf8)
+        let files = ["binary.yaml", "huge.yaml", "deep.yaml", "missing.yaml"].map(dir.path) + [dir.url.path]
+        let messages = ProfileCatalog.validate(files: files, builtinDirectory: nil).map { $0.problems.map(\.message) }
+        XCTAssertEqual(messages[0], ["cannot read the file as UTF-8 text"])
+        XCTAssertEqual(messages[1], ["is \(ProfileCatalog.maximumProfileBytes + 1) bytes; a profile is at most \(ProfileCatalog.maximumProfileBytes) bytes"])
+        XCTAssertEqual(messages[2].count, 1)
+        XCTAssertTrue(messages[2][0].hasPrefix("invalid YAML: "), messages[2][0])
+        XCTAssertEqual(messages[3], ["no such file"])
+        XCTAssertEqual(messages[4], ["is a directory, not a profile file"])
+    }
+
     func testRenderingIsDeterministicAndJSONUsesBaseUnits() throws {
         let profiles = try ProfileCatalog.load(environment: [:]).profiles
         let first = try ProfileRendering.json(profiles.map(ProfileSummary.init))

@@ -82,8 +82,10 @@ public struct ProfileCatalog: Sendable {
         let builtin = builtinDirectory ?? (try? locateBuiltinDirectory(environment: environment))
         var loader = Loader(builtinDirectory: builtin)
         return files.map { file in
-            guard let text = readText(file) else {
-                return (file, [ProfileProblem(file: file, path: "", message: "cannot read the file")])
+            let text: String
+            switch readProfileText(file) {
+            case .success(let contents): text = contents
+            case .failure(let problem): return (file, [ProfileProblem(file: file, path: "", message: problem.message)])
             }
             let directory = (file as NSString).deletingLastPathComponent
             if isFamilyFile(text: text) {
@@ -120,10 +122,32 @@ public struct ProfileCatalog: Sendable {
         return FileManager.default.fileExists(atPath: path, isDirectory: &isDir) && isDir.boolValue
     }
 
-    static func readText(_ path: String) -> String? {
-        guard let data = FileManager.default.contents(atPath: path) else { return nil }
-        return String(data: data, encoding: .utf8)
+    /// Profiles are a few kilobytes; anything past this is not a profile and is not read into memory.
+    static let maximumProfileBytes = 4 << 20
+
+    struct ReadFailure: Error { var message: String }
+
+    /// The file's text, or why it cannot be had: missing, a directory, too large, not UTF-8.
+    static func readProfileText(_ path: String) -> Result<String, ReadFailure> {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
+            return .failure(ReadFailure(message: "no such file"))
+        }
+        if isDir.boolValue { return .failure(ReadFailure(message: "is a directory, not a profile file")) }
+        if let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber,
+           size.intValue > maximumProfileBytes {
+            return .failure(ReadFailure(message: "is \(size.intValue) bytes; a profile is at most \(maximumProfileBytes) bytes"))
+        }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            return .failure(ReadFailure(message: "cannot read the file"))
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            return .failure(ReadFailure(message: "cannot read the file as UTF-8 text"))
+        }
+        return .success(text)
     }
+
+
 
     /// Reads directories and caches family files by path.
     struct Loader {
@@ -148,8 +172,11 @@ public struct ProfileCatalog: Sendable {
             var fileOfName: [String: String] = [:]
             for name in names.sorted() where name.hasSuffix(".yaml") || name.hasSuffix(".yml") {
                 let shown = displayPath(name, in: directory, isBuiltin: isBuiltin)
-                guard let text = readText((directory as NSString).appendingPathComponent(name)) else {
-                    problems.append(ProfileProblem(file: shown, path: "", message: "cannot read the file as UTF-8 text"))
+                let text: String
+                switch readProfileText((directory as NSString).appendingPathComponent(name)) {
+                case .success(let contents): text = contents
+                case .failure(let failure):
+                    problems.append(ProfileProblem(file: shown, path: "", message: failure.message))
                     continue
                 }
                 let outcome = readProfile(text: text, file: shown, directory: directory)
@@ -181,14 +208,15 @@ public struct ProfileCatalog: Sendable {
             if let cached = families[path] { return cached }
             let shown = builtinDirectory.map { path.hasPrefix($0 + "/") ? "profiles/" + path.dropFirst($0.count + 1) : path } ?? path
             var outcome: ProfileReader.Outcome<DeviceFamily>
-            if let text = readText(path) {
+            switch readProfileText(path) {
+            case .success(let text):
                 outcome = ProfileReader.readFamily(text: text, file: shown)
                 if let family = outcome.value, family.name != name {
                     outcome = .init(value: nil, problems: [ProfileProblem(file: shown, path: "family",
                         message: "declares family \"\(family.name)\" but the file is named \(name).yaml")])
                 }
-            } else {
-                outcome = .init(value: nil, problems: [ProfileProblem(file: shown, path: "", message: "cannot read the file as UTF-8 text")])
+            case .failure(let failure):
+                outcome = .init(value: nil, problems: [ProfileProblem(file: shown, path: "", message: failure.message)])
             }
             families[path] = outcome
             return outcome
