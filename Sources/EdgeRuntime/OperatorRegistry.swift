@@ -48,6 +48,7 @@ public enum OperatorRegistry {
         RecurrentOperators.operators,
         ControlFlowOperators.operators,
         SequenceOperators.operators,
+        FusedOperators.operators,
     ]
 
     static let table: [String: [OperatorSpec]] = {

@@ -1,0 +1,178 @@
+import EdgeIR
+import Foundation
+
+/// Runs a list of passes over a model until nothing changes (or `maxIterations` sweeps).
+///
+/// After every pass that fired, the pipeline
+/// 1. removes what the rewrite left dead (nodes, initializers) so the pass's effect is measured,
+/// 2. rolls the pass back if it made the weights larger (unless the pass is allowed to),
+/// 3. with a check, runs the engine on the result and rolls the pass back when any output moved
+///    beyond the tolerance from the *original* model's outputs (so errors cannot creep up pass by
+///    pass). A rolled-back pass is disabled for the rest of the run and named in the report.
+public struct Pipeline {
+    public var passes: [any GraphPass]
+    public var maxIterations: Int
+    public var check: EquivalenceCheck?
+    /// Called with a line of progress (pass name, result) for verbose output; nil for none.
+    public var log: ((String) -> Void)?
+
+    public init(passes: [any GraphPass], maxIterations: Int = 4, check: EquivalenceCheck? = nil) {
+        self.passes = passes
+        self.maxIterations = max(1, maxIterations)
+        self.check = check
+    }
+
+    /// Optimizes `model` in place and reports what each pass did.
+    public func run(_ model: inout Model) throws -> PipelineReport {
+        var report = PipelineReport(nodesBefore: model.graph.totalNodeCount, weightBytesBefore: model.graph.weightBytes)
+        var entries: [String: PassReport] = [:]
+        var order: [String] = []
+        var disabled = Set<String>()
+        let start = Date()
+        for iteration in 1...maxIterations {
+            report.iterations = iteration
+            var changedThisSweep = false
+            for pass in passes {
+                let name = type(of: pass).name
+                if entries[name] == nil {
+                    entries[name] = PassReport(name: name)
+                    order.append(name)
+                }
+                guard !disabled.contains(name) else { continue }
+                let nodesBefore = model.graph.totalNodeCount
+                let t0 = Date()
+                var candidate = model
+                let context = PassContext(model: model)
+                let result: PassResult
+                do {
+                    result = try Pipeline.apply(pass, to: &candidate.graph, context: context)
+                } catch {
+                    entries[name]!.seconds += Date().timeIntervalSince(t0)
+                    entries[name]!.rollBack("the pass failed: \(error)")
+                    disabled.insert(name)
+                    log?("\(name): failed, skipped (\(error))")
+                    continue
+                }
+                guard result.changed else {
+                    entries[name]!.seconds += Date().timeIntervalSince(t0)
+                    continue
+                }
+                Pipeline.removeDeadCode(&candidate.graph)
+                candidate.opsetImports = context.opsetImports
+                Pipeline.setDefaultOpset(&candidate, Int64(context.opset))
+                entries[name]!.seconds += Date().timeIntervalSince(t0)
+
+                if !type(of: pass).mayGrowModel, candidate.graph.weightBytes > model.graph.weightBytes {
+                    entries[name]!.rollBack("it made the weights larger (\(model.graph.weightBytes) → \(candidate.graph.weightBytes) bytes)")
+                    disabled.insert(name)
+                    log?("\(name): rolled back (model grew)")
+                    continue
+                }
+                if let check {
+                    let t1 = Date()
+                    let outcome = check.compare(candidate)
+                    report.checkSeconds += Date().timeIntervalSince(t1)
+                    report.checks += 1
+                    entries[name]!.maxError = max(entries[name]!.maxError ?? 0, outcome.maxError)
+                    if !outcome.passed {
+                        entries[name]!.rollBack(outcome.summary)
+                        disabled.insert(name)
+                        log?("\(name): rolled back (\(outcome.summary))")
+                        continue
+                    }
+                }
+                entries[name]!.rewrites += result.rewrites
+                entries[name]!.nodesRemoved += nodesBefore - candidate.graph.totalNodeCount
+                entries[name]!.status = .applied
+                log?("\(name): \(result.rewrites) rewrite(s), nodes \(nodesBefore) → \(candidate.graph.totalNodeCount)")
+                model = candidate
+                changedThisSweep = true
+            }
+            if !changedThisSweep { break }
+        }
+        report.passes = order.map { entries[$0]! }
+        report.nodesAfter = model.graph.totalNodeCount
+        report.weightBytesAfter = model.graph.weightBytes
+        report.seconds = Date().timeIntervalSince(start)
+        return report
+    }
+
+    /// Runs one pass on a graph and, when the pass allows it, on every nested subgraph.
+    public static func apply(_ pass: any GraphPass, to graph: inout Graph, context: PassContext) throws -> PassResult {
+        var result = try pass.run(&graph, context: context)
+        guard type(of: pass).appliesToSubgraphs else { return result }
+        for i in graph.nodes.indices where !graph.nodes[i].subgraphs.isEmpty {
+            for a in graph.nodes[i].attributes.indices {
+                context.depth += 1
+                defer { context.depth -= 1 }
+                switch graph.nodes[i].attributes[a].value {
+                case .graph(var g):
+                    result = result + (try apply(pass, to: &g, context: context))
+                    graph.nodes[i].attributes[a].value = .graph(g)
+                case .graphs(var gs):
+                    for k in gs.indices { result = result + (try apply(pass, to: &gs[k], context: context)) }
+                    graph.nodes[i].attributes[a].value = .graphs(gs)
+                default: break
+                }
+            }
+        }
+        return result
+    }
+
+    /// Dead nodes and unused weights left behind by a rewrite (in subgraphs too).
+    static func removeDeadCode(_ graph: inout Graph) {
+        let context = PassContext(model: Model(opsetImports: [], graph: Graph()))
+        _ = try? apply(EliminateDeadNodes(), to: &graph, context: context)
+    }
+
+    static func setDefaultOpset(_ model: inout Model, _ version: Int64) {
+        if let i = model.opsetImports.firstIndex(where: { $0.domain.isEmpty || $0.domain == "ai.onnx" }) {
+            model.opsetImports[i].version = version
+        }
+    }
+}
+
+/// What one pass did over a whole pipeline run.
+public struct PassReport: Codable, Sendable, Equatable {
+    public enum Status: String, Codable, Sendable { case unchanged, applied, rolledBack = "rolled back" }
+    public var name: String
+    public var status: Status = .unchanged
+    /// Rewrites that fired and were kept.
+    public var rewrites: Int = 0
+    /// Nodes the kept rewrites removed (negative when a pass adds nodes).
+    public var nodesRemoved: Int = 0
+    /// Largest check error measured after this pass (nil without a check).
+    public var maxError: Double?
+    /// Why the pass was rolled back.
+    public var reason: String?
+    public var seconds: Double = 0
+
+    public init(name: String) { self.name = name }
+
+    mutating func rollBack(_ why: String) {
+        status = .rolledBack
+        reason = why
+    }
+}
+
+/// What a pipeline run did.
+public struct PipelineReport: Codable, Sendable, Equatable {
+    public var passes: [PassReport] = []
+    public var iterations: Int = 0
+    public var nodesBefore: Int
+    public var nodesAfter: Int = 0
+    public var weightBytesBefore: Int
+    public var weightBytesAfter: Int = 0
+    /// Engine comparisons run and their total time.
+    public var checks: Int = 0
+    public var checkSeconds: Double = 0
+    /// Wall time of the whole run, checks included.
+    public var seconds: Double = 0
+
+    public init(nodesBefore: Int, weightBytesBefore: Int) {
+        self.nodesBefore = nodesBefore
+        self.weightBytesBefore = weightBytesBefore
+    }
+
+    public var rolledBack: [PassReport] { passes.filter { $0.status == .rolledBack } }
+}

@@ -1,0 +1,86 @@
+import EdgeIR
+
+/// Records an activation that follows a Conv or Gemm as that node's fused epilogue.
+///
+///     Before:  x ─► Conv(W, b) ─► y ─► Relu ─► z
+///     After:   x ─► ai.edgeopt::FusedConv(W, b, activation="Relu") ─► z
+///
+/// z = act(conv(x) + b) either way; the fused kernel applies `act` to each output tile while it is
+/// in cache instead of in a second pass over memory, which is exact (same float operations in the
+/// same order). Activations: Relu, Clip (constant bounds; ReLU6 = Clip(0, 6)), LeakyRelu, Sigmoid,
+/// HardSigmoid, HardSwish, Tanh, and `ai.edgeopt::SiLU` (from `fuse-silu`).
+///
+/// The fused ops live in edgeopt's own domain; `FusedExport` turns them back into standard ONNX
+/// (or ONNX Runtime's `com.microsoft::FusedConv`) when a model is written. Only float32 nodes are
+/// fused (the epilogue computes in float32, which for float16 would skip one rounding step).
+public struct FuseActivations: GraphPass {
+    public static let name = "fuse-activations"
+    public static let summary = "fuse Relu/Clip/LeakyRelu/Sigmoid/HardSigmoid/HardSwish/SiLU into the preceding Conv/Gemm"
+    public static let domain = "ai.edgeopt"
+
+    public init() {}
+
+    public func run(_ graph: inout Graph, context: PassContext) throws -> PassResult {
+        var rewrites = 0
+        var index = GraphIndex(graph)
+        var i = 0
+        while i < graph.nodes.count {
+            defer { i += 1 }
+            let act = graph.nodes[i]
+            guard let y = act.input(0), let p = index.producerIndex(of: y), index.hasSingleUse(y),
+                  let (name, params) = activation(of: act, index: index, opset: context.opset) else { continue }
+            let producer = graph.nodes[p]
+            let fusedType: String
+            if producer.isOp("Conv") { fusedType = "FusedConv" } else if producer.isOp("Gemm") { fusedType = "FusedGemm" } else { continue }
+            guard producer.outputs.count == 1, isFloat32(producer, graph: graph, index: index) else { continue }
+            var fused = producer
+            fused.opType = fusedType
+            fused.domain = FuseActivations.domain
+            fused.outputs = [act.outputs[0]]
+            fused.setAttribute("activation", .string(Array(name.utf8)))
+            if !params.isEmpty { fused.setAttribute("activation_params", .floats(params)) }
+            graph.nodes[i] = fused
+            graph.nodes.remove(at: p)
+            i -= 1
+            rewrites += 1
+            index = GraphIndex(graph)
+        }
+        if rewrites > 0 { context.requireDomain(FuseActivations.domain, version: 1) }
+        return PassResult(rewrites: rewrites)
+    }
+
+    /// The activation a node applies, as (ONNX op name, parameters), if it is fusable.
+    func activation(of node: Node, index: GraphIndex, opset: Int) -> (String, [Float])? {
+        if node.domain == FuseActivations.domain, node.opType == "SiLU" { return ("SiLU", []) }
+        guard node.isStandardDomain, node.outputs.count == 1 else { return nil }
+        switch node.opType {
+        case "Relu", "Sigmoid", "HardSwish", "Tanh": return (node.opType, [])
+        case "LeakyRelu": return ("LeakyRelu", [node.float("alpha") ?? 0.01])
+        case "HardSigmoid": return ("HardSigmoid", [node.float("alpha") ?? 0.2, node.float("beta") ?? 0.5])
+        case "Clip":
+            var lo = -Float.infinity, hi = Float.infinity
+            if opset < 11 {
+                lo = node.float("min") ?? lo
+                hi = node.float("max") ?? hi
+            } else {
+                if let name = node.input(1) {
+                    guard let v = index.scalarConstant(name) else { return nil }
+                    lo = Float(v)
+                }
+                if let name = node.input(2) {
+                    guard let v = index.scalarConstant(name) else { return nil }
+                    hi = Float(v)
+                }
+            }
+            return ("Clip", [lo, hi])
+        default: return nil
+        }
+    }
+
+    /// The producer's weight is float32 (Conv W / Gemm B), so its output is float32.
+    func isFloat32(_ node: Node, graph: Graph, index: GraphIndex) -> Bool {
+        if let w = node.input(1), let t = index.constant(w) { return t.dtype == .float }
+        if let x = node.input(0), let type = graph.declaredElementType(of: x) { return type == .float }
+        return false
+    }
+}
