@@ -35,7 +35,21 @@ struct DepthwiseShape {
         let dstRow = scratch + yp * rowStride
         let xpStart = max(0, s.padLeft), xpEnd = min(s.wPad, s.iw + s.padLeft)
         if sw == 1 {
-            if xpEnd > xpStart { (dstRow + xpStart).update(from: src + (xpStart - s.padLeft), count: xpEnd - xpStart) }
+            if xpEnd > xpStart { copyRow(dstRow + xpStart, src + (xpStart - s.padLeft), xpEnd - xpStart) }
+        } else if sw == 2 && xpEnd > xpStart {
+            // Deinterleave 16 inputs at a time into 8 even + 8 odd slots (vshufps + vpermpd);
+            // slots j in [jLo, jVec) have both phases inside the copied range.
+            let jLo = (xpStart + 1) / 2, jHi = xpEnd / 2
+            let jVec = jHi > jLo ? jLo + (jHi - jLo) / 8 * 8 : jLo
+            var j = jLo
+            while j < jVec {
+                let v = UnsafeRawPointer(src + (2 * j - s.padLeft)).loadUnaligned(as: SIMD16<Float>.self)
+                UnsafeMutableRawPointer(dstRow + j).storeBytes(of: v.evenHalf, as: SIMD8<Float>.self)
+                UnsafeMutableRawPointer(dstRow + slots + j).storeBytes(of: v.oddHalf, as: SIMD8<Float>.self)
+                j += 8
+            }
+            for xp in xpStart..<min(xpEnd, 2 * jLo) { dstRow[(xp & 1) * slots + xp >> 1] = src[xp - s.padLeft] }
+            for xp in max(xpStart, 2 * jVec)..<xpEnd { dstRow[(xp & 1) * slots + xp >> 1] = src[xp - s.padLeft] }
         } else if xpEnd > xpStart {
             for phase in 0..<sw {
                 // xp = slot·sw + phase over [xpStart, xpEnd)
@@ -99,4 +113,13 @@ struct DepthwiseShape {
 
 @inline(__always) func load16(_ p: UnsafeMutablePointer<Float>) -> VecF {
     UnsafeRawPointer(p).loadUnaligned(as: VecF.self)
+}
+
+@inline(__always) func copyRow(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, _ n: Int) {
+    var i = 0
+    while i &+ 16 <= n {
+        UnsafeMutableRawPointer(dst + i).storeBytes(of: UnsafeRawPointer(src + i).loadUnaligned(as: VecF.self), as: VecF.self)
+        i &+= 16
+    }
+    while i < n { dst[i] = src[i]; i &+= 1 }
 }
