@@ -76,6 +76,14 @@ extension ModelReport: RenderableReport {
         ]
         if compute.nodesWithUnknownCost > 0 {
             facts.append(KeyValue("unknown cost", "\(compute.nodesWithUnknownCost) nodes (counted as 0)"))
+            let symbolic = Set(inputs.flatMap { $0.type.shape ?? [] }.compactMap { d -> String? in
+                if case .named(let n) = d, n != "?" { return n }
+                return nil
+            })
+            if !symbolic.isEmpty {
+                facts.append(KeyValue("hint", "pin symbolic dimensions for a full count, e.g. " +
+                                      symbolic.sorted().map { "--dim \($0)=1" }.joined(separator: " ")))
+            }
         }
         return facts
     }
