@@ -140,17 +140,37 @@ def independent_counts(path):
     return counts
 
 
+def input_pins(path):
+    """Concrete shapes for the graph inputs: those of the case's own test_data_set_0 inputs when
+    the fixture has them (exports may bake a traced length into the graph), else every symbolic
+    dimension set to 1."""
+    model = onnx.load(path, load_external_data=False)
+    init = {i.name for i in model.graph.initializer}
+    inputs = [vi for vi in model.graph.input if vi.name not in init]
+    data = os.path.join(os.path.dirname(path), "test_data_set_0")
+    pins = {}
+    for k, vi in enumerate(inputs):
+        pb = os.path.join(data, f"input_{k}.pb")
+        if os.path.exists(pb):
+            t = TensorProto()
+            with open(pb, "rb") as f:
+                t.ParseFromString(f.read())
+            pins[vi.name] = list(t.dims)
+        else:
+            pins[vi.name] = [d.dim_value if d.HasField("dim_value") else 1 for d in vi.type.tensor_type.shape.dim]
+    return pins
+
+
 def onnx_shapes(path):
     """Static shapes of main-graph values according to onnx's own shape inference."""
     model = onnx.load(path, load_external_data=False)
-    init = {i.name for i in model.graph.initializer}
+    pins = input_pins(path)
     for vi in model.graph.input:
-        if vi.name in init:
+        if vi.name not in pins:
             continue
-        for d in vi.type.tensor_type.shape.dim:
-            if not d.HasField("dim_value"):
-                d.Clear()
-                d.dim_value = 1  # edgeopt is given --dim/--input-shape with the same 1s
+        for d, v in zip(vi.type.tensor_type.shape.dim, pins[vi.name]):
+            d.Clear()
+            d.dim_value = v
     inferred = shape_inference.infer_shapes(model, strict_mode=False, data_prop=True)
     shapes = {}
     for vi in list(inferred.graph.input) + list(inferred.graph.value_info) + list(inferred.graph.output):
@@ -189,12 +209,10 @@ def independent_macs(path):
 
 
 def pin_args(path):
-    """--dim name=1 for each symbolic input dimension (onnx_shapes pins the same 1s)."""
-    model = onnx.load(path, load_external_data=False)
-    names = sorted({d.dim_param for vi in model.graph.input for d in vi.type.tensor_type.shape.dim if d.dim_param})
+    """--input-shape for every graph input, the same shapes onnx_shapes uses."""
     args = []
-    for name in names:
-        args += ["--dim", f"{name}=1"]
+    for name, dims in sorted(input_pins(path).items()):
+        args += ["--input-shape", f"{name}={','.join(str(d) for d in dims)}"]
     return args
 
 
