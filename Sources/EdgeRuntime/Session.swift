@@ -25,6 +25,8 @@ public final class Session: @unchecked Sendable {
     private var planOrder: [String] = []
 
     public init(model: Model, options: SessionOptions = SessionOptions()) throws {
+        // QDQ lowering (engine-quant): DQ → Conv/MatMul/Gemm → Q runs as integer kernels on a private copy.
+        let model = options.integerQDQ ? QDQLowering.lower(model).model : model
         var opsets: [String: Int] = [:]
         for entry in model.opsetImports {
             opsets[entry.domain == "ai.onnx" ? "" : entry.domain] = Int(entry.version)

@@ -19,6 +19,10 @@ public struct SessionOptions: Sendable, Equatable {
     /// Plan one activation arena per set of input shapes and reuse it across runs (the default).
     /// Off, every operator output gets its own heap buffer (useful to debug a kernel).
     public var planBuffers: Bool
+    /// Execute DequantizeLinear → Conv/MatMul/Gemm (→ Relu/Clip) → QuantizeLinear in integer
+    /// arithmetic (int32 accumulation, requantization), as ONNX Runtime's QDQ fusion and integer
+    /// accelerators do (see `QDQLowering`). Off, QDQ graphs run exactly as written, in float.
+    public var integerQDQ: Bool = true
 
     public init(threads: Int? = nil, fp16: Bool = false, planBuffers: Bool = true) {
         self.threads = max(1, threads ?? SessionOptions.availableCores)

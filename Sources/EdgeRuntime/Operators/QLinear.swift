@@ -21,6 +21,8 @@ enum QLinearOperators {
         OperatorSpec("QLinearConv", versions: 10...OperatorRegistry.latestOpset) { b in try QLinearConvKernel(b) },
         OperatorSpec("QLinearGemm", domain: domain, versions: 1...1) { b in try QLinearMatMulKernel(b, withBias: true) },
         OperatorSpec("QLinearConv", domain: domain, versions: 1...1) { b in try QLinearConvKernel(b) },
+        // ONNX Runtime's QOperator-format Gemm (what `quantize_static(..., QuantFormat.QOperator)` emits).
+        OperatorSpec("QGemm", domain: "com.microsoft", versions: 1...1) { b in try QGemmKernel(b) },
     ]
 
     /// The saturation range of the 8-bit output, narrowed by `output_min`/`output_max`.
@@ -138,6 +140,107 @@ final class QLinearConvKernel: TensorKernel {
             let plane = Shapes.product(acc.shape[2...])
             rq.apply(acc.pointer(Int32.self), batches: acc.shape[0], rows: cOut, cols: plane,
                      bias: bias, biasPerColumn: false, into: out.mutableRawPointer)
+        }
+        return [out]
+    }
+}
+
+/// com.microsoft QGemm: Y = alpha·(A − za)·op(B − zb) scaled by a_scale·b_scale, plus C; with
+/// y_scale the result is requantized (C is then int32 in accumulator units, added before the
+/// float multiply, as ONNX Runtime does), without it Y is float32 (C float).
+final class QGemmKernel: TensorKernel {
+    let alpha: Float
+    let transA: Bool
+    let transB: Bool
+    let packedB: PackedMatrix?
+    let constantB: Tensor?
+
+    init(_ b: KernelBuildContext) throws {
+        alpha = b.float("alpha", 1)
+        transA = b.int("transA", 0) != 0
+        transB = b.int("transB", 0) != 0
+        if transB, let w = b.constantInput(3), w.rank == 2, IntegerOps.isByte(w.dtype) {
+            constantB = QDQLowering.transposed(w)
+        } else {
+            constantB = nil
+        }
+        if let constantB, b.constantInput(5) != nil || !b.hasInput(5) {
+            var zp: [Int32] = [0]
+            if let z = b.constantInput(5) { zp = try QuantTypes.int32Values(z, b.nodeDescription) }
+            packedB = zp.count == 1 || zp.count == constantB.shape[1]
+                ? PackedMatrix(packingInt8B: constantB.rawPointer, signed: constantB.dtype == .int8, k: constantB.shape[0],
+                               n: constantB.shape[1], ldb: constantB.shape[1], zeroPoints: zp)
+                : nil
+        } else if !transB {
+            packedB = try IntegerOperators.packConstantB(b, weightIndex: 3, zeroPointIndex: 5)
+        } else {
+            packedB = nil
+        }
+    }
+
+    func compute(_ i: [Tensor?], _ c: ExecutionContext) throws -> [Tensor] {
+        var a = try i.required(0, c), bm = try i.required(3, c)
+        let aScale = try i.required(1, c), bScale = try i.required(4, c)
+        guard a.rank == 2, bm.rank == 2 else {
+            throw EdgeError.badInput("\(c.nodeDescription): A and B must be 2-D, got \(a.shape) and \(bm.shape)")
+        }
+        if transA { a = QDQLowering.transposed(a) }
+        if transB { bm = constantB ?? QDQLowering.transposed(bm) }
+        let m = a.shape[0], n = bm.shape[1]
+        let za = try IntegerOps.zeroPoints(i.optional(2), expected: a.dtype, count: 1, role: "A", c)
+        let zb = try IntegerOps.zeroPoints(i.optional(5), expected: bm.dtype, count: n, role: "B", c)
+        guard aScale.elementCount == 1, bScale.elementCount == 1 || bScale.elementCount == n else {
+            throw EdgeError.badInput("\(c.nodeDescription): a_scale must be a scalar and b_scale a scalar or \(n) values")
+        }
+        let (acc, shape) = try IntegerOps.matmul(a, bm, aZero: za, bZero: zb, packedB: packedB, c)
+        let bias = i.optional(6)
+        if let bias, bias.elementCount != 1 && bias.elementCount != n && bias.elementCount != m * n {
+            throw EdgeError.badInput("\(c.nodeDescription): C with shape \(bias.shape) does not broadcast to [\(m), \(n)]")
+        }
+        let av = aScale.floatArray()[0], bv = bScale.floatArray()
+        func biasIndex(_ r: Int, _ col: Int) -> Int {
+            guard let bias else { return 0 }
+            return bias.elementCount == 1 ? 0 : (bias.elementCount == n ? col : r * n + col)
+        }
+        let ap = acc.pointer(Int32.self)
+        if let yScaleTensor = i.optional(7) {
+            let yZero = i.optional(8)
+            let outputType = yZero?.dtype ?? .uint8
+            guard IntegerOps.isByte(outputType), yScaleTensor.elementCount == 1 else {
+                throw EdgeError.badInput("\(c.nodeDescription): y_scale must be a scalar and the output int8 or uint8")
+            }
+            guard bias == nil || bias!.dtype == .int32 else {
+                throw EdgeError.badInput("\(c.nodeDescription): C must be int32 when the output is quantized")
+            }
+            let ys = yScaleTensor.floatArray()[0]
+            let multipliers = (0..<bv.count).map { alpha * av * bv[$0] / ys }
+            let zy = try IntegerOps.zeroPoints(yZero, expected: outputType, count: 1, role: "output", c)[0]
+            let out = try c.allocate(outputType, shape.outputShape)
+            let bp = bias?.pointer(Int32.self)
+            let signed = outputType == .int8
+            let lo: Float = signed ? -128 : 0, hi: Float = signed ? 127 : 255
+            let dst = out.mutableRawPointer
+            for r in 0..<m {
+                for col in 0..<n {
+                    let k = r * n + col
+                    let sum = ap[k] &+ (bp?[biasIndex(r, col)] ?? 0)
+                    var v = (Float(sum) * multipliers[multipliers.count == 1 ? 0 : col]).rounded(.toNearestOrEven) + Float(zy)
+                    v = v.isNaN ? Float(zy) : Swift.min(Swift.max(v, lo), hi)
+                    if signed { dst.storeBytes(of: Int8(v), toByteOffset: k, as: Int8.self) }
+                    else { dst.storeBytes(of: UInt8(v), toByteOffset: k, as: UInt8.self) }
+                }
+            }
+            return [out]
+        }
+        let scales = bv.map { alpha * av * $0 }
+        let biasValues = bias?.floatArray()
+        let out = try c.allocate(.float, shape.outputShape)
+        let o = out.mutablePointer(Float.self)
+        for r in 0..<m {
+            for col in 0..<n {
+                let k = r * n + col
+                o[k] = Float(ap[k]) * scales[scales.count == 1 ? 0 : col] + (biasValues?[biasIndex(r, col)] ?? 0)
+            }
         }
         return [out]
     }

@@ -1,0 +1,280 @@
+import EdgeIR
+import Foundation
+
+/// Executes QDQ graphs in integer arithmetic, as ONNX Runtime's QDQ fusion and an integer
+/// accelerator do. Run by `Session` on its private copy of the model when
+/// `SessionOptions.integerQDQ` is on (the default); the caller's model is never changed.
+///
+/// Before:
+///   x_q ─DQ─┐
+///   w_q ─DQ─┼─ Conv | MatMul | Gemm ─[Relu | Clip]─ Q ─ y_q
+///   b   ────┘   (b: DQ(int32) or a float constant; optional)
+/// After:
+///   x_q, x_scale, x_zp, w_q, w_scale, w_zp, y_scale, y_zp, b_q ─ com.edgeopt::QLinearConv | QLinearGemm ─ y_q
+///
+/// Maths: Σ (x−zx)·sx·(w−zw)·sw + b = sx·sw·(Σ (x−zx)(w−zw) + b/(sx·sw)), so
+///   y_q = clamp(roundHalfEven(Float(acc + b_q) · (sx·sw/sy)) + zy)
+/// with acc the exact int32 accumulation and b_q the int32 bias:
+///   - a bias already given as DQ(int32, scale sx·sw, zero point 0) — what onnxruntime's
+///     `quantize_static` writes — is used as is, as ONNX Runtime's fusion does;
+///   - a float bias (or a DQ bias with another scale) is quantized here as
+///     b_q = roundHalfEven(b / (sx·sw)) in float32, saturated to int32 — the tool's own formula.
+/// A Relu or Clip between the op and Q becomes a clamp of the quantized output
+/// (Q is monotone, so Q(clip(y, lo, hi)) = clamp(Q(y), Q(lo), Q(hi)); Q(0) = zy for Relu).
+///
+/// Conditions (else the nodes run as written, in float): x's DQ and the Q are per tensor with
+/// constant float32 scales and constant 8-bit zero points; w is a constant 8-bit tensor with a
+/// constant per-tensor or per-output-channel scale (Conv axis 0, Gemm axis 0 with transB = 1 or
+/// axis 1 without, MatMul axis 1 of a 2-D weight), no block_size; Gemm has alpha = beta = 1 and
+/// transA = 0; the float result and the activation output feed only that Q and are not graph outputs.
+///
+/// Policy for everything else (Add, Mul, AveragePool, MaxPool, GlobalAveragePool, Concat, Reshape,
+/// Transpose, Flatten, …): DQ → op → Q stays in float. For data-movement ops and MaxPool with equal
+/// input/output quantization this is bit-exact (DQ then Q of an integer q gives back q, since
+/// (q−z)·s/s is within one ulp of q−z); for Add/Mul/averaging it is the float reference the ONNX
+/// spec defines, which can differ by one quantization step from an integer accelerator's
+/// fixed-point approximation of the same op at rounding ties.
+public enum QDQLowering {
+    /// Domain of the fused integer operators (see `QLinearOperators`).
+    public static let domain = "com.edgeopt"
+
+    public struct Result: Sendable {
+        public var model: Model
+        /// Conv/MatMul/Gemm nodes now executed as integer kernels.
+        public var loweredNodes: Int
+    }
+
+    public static func lower(_ model: Model) -> Result {
+        var graph = model.graph
+        var constants: [String: Tensor] = [:]
+        for (name, t) in graph.initializers { constants[name] = t }
+        for node in graph.nodes {
+            if let v = node.constantValue, let out = node.outputs.first { constants[out] = v }
+        }
+        let producers = graph.producerIndex()
+        let consumers = graph.consumerIndices()
+        let graphOutputs = Set(graph.outputs.map(\.name))
+        var remove = Set<Int>()
+        var replacements: [Int: Node] = [:]
+        var newInitializers: [(String, Tensor)] = []
+        var usedNames = Set(graph.initializers.keys)
+        for node in graph.nodes { usedNames.formUnion(node.outputs) }
+        func freshName(_ base: String) -> String {
+            var name = base, k = 1
+            while usedNames.contains(name) { name = "\(base)_\(k)"; k += 1 }
+            usedNames.insert(name)
+            return name
+        }
+
+        func standard(_ index: Int?, _ op: String) -> Node? {
+            guard let index, graph.nodes[index].opType == op, graph.nodes[index].isStandardDomain,
+                  !remove.contains(index) else { return nil }
+            return graph.nodes[index]
+        }
+        /// The single consumer of `value` (nil when it has several, none, or is a graph output).
+        func soleConsumer(_ value: String) -> Int? {
+            guard !graphOutputs.contains(value), let list = consumers[value], list.count == 1 else { return nil }
+            return list[0]
+        }
+        func constant(_ node: Node, _ index: Int) -> Tensor? {
+            node.input(index).flatMap { constants[$0] }
+        }
+        func scalarScale(_ t: Tensor?) -> Float? {
+            guard let t, t.dtype == .float, t.elementCount == 1 else { return nil }
+            return t.scalars(as: Float.self)[0]
+        }
+        func zeroPoint(_ node: Node, _ index: Int) -> Tensor? {
+            guard let z = constant(node, index), z.elementCount == 1, z.dtype == .uint8 || z.dtype == .int8 else { return nil }
+            return z
+        }
+
+        for (i, node) in graph.nodes.enumerated() where node.isStandardDomain && ["Conv", "MatMul", "Gemm"].contains(node.opType) {
+            guard let out = node.outputs.first, node.outputs.count == 1,
+                  let dqX = standard(producers[node.inputs.first ?? ""], "DequantizeLinear"),
+                  let dqW = standard(node.input(1).flatMap { producers[$0] }, "DequantizeLinear"),
+                  (dqX.int("block_size") ?? 0) == 0, (dqW.int("block_size") ?? 0) == 0,
+                  let xScale = scalarScale(constant(dqX, 1)), let xZero = zeroPoint(dqX, 2),
+                  let wq = constant(dqW, 0), wq.dtype == .int8 || wq.dtype == .uint8,
+                  let wScaleTensor = constant(dqW, 1), wScaleTensor.dtype == .float
+            else { continue }
+            let wScales = wScaleTensor.scalars(as: Float.self)
+            // Weight zero point: absent means 0 of the weight's type.
+            var wZero: Tensor? = nil
+            if dqW.input(2) != nil {
+                guard let z = constant(dqW, 2), z.dtype == wq.dtype, z.elementCount == wScales.count else { continue }
+                wZero = z
+            }
+
+            // Output channels and the per-channel axis the op requires.
+            var transB = false
+            let channels: Int
+            let channelAxis: Int
+            switch node.opType {
+            case "Conv":
+                guard wq.rank >= 3 else { continue }
+                channels = wq.shape[0]; channelAxis = 0
+            case "Gemm":
+                guard wq.rank == 2, (node.int("transA") ?? 0) == 0, (node.float("alpha") ?? 1) == 1,
+                      (node.float("beta") ?? 1) == 1 else { continue }
+                transB = (node.int("transB") ?? 0) != 0
+                channels = transB ? wq.shape[0] : wq.shape[1]; channelAxis = transB ? 0 : 1
+            default:
+                guard wq.rank == 2, node.inputs.count == 2 else { continue }
+                channels = wq.shape[1]; channelAxis = 1
+            }
+            if wScales.count != 1 {
+                let axis = Int(dqW.int("axis") ?? 1)
+                guard wScaleTensor.rank == 1, wScales.count == channels,
+                      axis == channelAxis || axis + wq.rank == channelAxis else { continue }
+            }
+
+            // Optional Relu / Clip, then the QuantizeLinear.
+            guard var next = soleConsumer(out) else { continue }
+            var activationIndex: Int? = nil
+            var clipBounds: (Float?, Float?) = (nil, nil)
+            let act = graph.nodes[next]
+            if act.isStandardDomain && (act.opType == "Relu" || act.opType == "Clip"), let actOut = act.outputs.first,
+               let afterAct = soleConsumer(actOut) {
+                if act.opType == "Relu" {
+                    clipBounds = (0, nil)
+                } else {
+                    if let lo = act.float("min") { clipBounds.0 = lo }
+                    if let hi = act.float("max") { clipBounds.1 = hi }
+                    if act.inputs.count > 1, act.input(1) != nil {
+                        guard let t = scalarScale(constant(act, 1)) else { continue }
+                        clipBounds.0 = t
+                    }
+                    if act.inputs.count > 2, act.input(2) != nil {
+                        guard let t = scalarScale(constant(act, 2)) else { continue }
+                        clipBounds.1 = t
+                    }
+                }
+                activationIndex = next
+                next = afterAct
+            }
+            guard let q = standard(next, "QuantizeLinear"), (q.int("block_size") ?? 0) == 0,
+                  let yScale = scalarScale(constant(q, 1)), yScale != 0, yScale.isFinite else { continue }
+            let yZero: Tensor
+            if q.input(2) != nil {
+                guard let z = zeroPoint(q, 2) else { continue }
+                yZero = z
+            } else {
+                guard (q.int("output_dtype") ?? 0) == 0 || q.int("output_dtype") == Int64(DType.uint8.rawValue) else { continue }
+                yZero = Tensor.scalar(UInt8(0))
+            }
+            if let od = q.int("output_dtype"), od != 0, od != Int64(yZero.dtype.rawValue) { continue }
+
+            // Bias → int32 with scale x_scale·w_scale.
+            var biasName: String? = nil
+            if node.opType != "MatMul", let b = node.input(2) {
+                let accScales = (0..<channels).map { xScale * wScales[wScales.count == 1 ? 0 : $0] }
+                var quantized: [Int32]
+                if let dqB = standard(producers[b], "DequantizeLinear") {
+                    guard let bq = constant(dqB, 0), bq.dtype == .int32, bq.elementCount == channels || bq.elementCount == 1,
+                          let bs = constant(dqB, 1), bs.dtype == .float else { continue }
+                    let bScales = bs.scalars(as: Float.self)
+                    let bZeros = constant(dqB, 2).flatMap { $0.dtype == .int32 ? $0.scalars(as: Int32.self) : nil } ?? [0]
+                    guard bScales.count == 1 || bScales.count == channels, bZeros.count == 1 || bZeros.count == channels else { continue }
+                    let raw = bq.scalars(as: Int32.self)
+                    quantized = []
+                    for c in 0..<channels {
+                        let v = raw[raw.count == 1 ? 0 : c], z = bZeros[bZeros.count == 1 ? 0 : c]
+                        let s = bScales[bScales.count == 1 ? 0 : c]
+                        if z == 0 && abs(s - accScales[c]) <= 1e-6 * abs(accScales[c]) {
+                            quantized.append(v)
+                        } else {
+                            quantized.append(quantizeBias(Float(Double(v) - Double(z)) * s, accScales[c]))
+                        }
+                    }
+                } else if let bf = constants[b], bf.dtype.isFloatingPoint, bf.elementCount == channels || bf.elementCount == 1 {
+                    let values = bf.floatArray()
+                    quantized = (0..<channels).map { quantizeBias(values[values.count == 1 ? 0 : $0], accScales[$0]) }
+                } else {
+                    continue
+                }
+                let name = freshName("\(out)_edgeopt_bias_int32")
+                newInitializers.append((name, Tensor(shape: [channels], scalars: quantized)))
+                biasName = name
+            }
+
+            // The weight as the integer kernel wants it ([K, N] for the matrix forms).
+            var weightName = dqW.inputs[0]
+            if transB {
+                weightName = freshName("\(weightName)_edgeopt_transposed")
+                newInitializers.append((weightName, transposed(wq)))
+            }
+            var inputs = [dqX.inputs[0], dqX.inputs[1], dqX.inputs[2], weightName, dqW.inputs[1],
+                          wZero != nil ? dqW.inputs[2] : "", q.inputs[1]]
+            if q.input(2) != nil {
+                inputs.append(q.inputs[2])
+            } else {
+                let name = freshName("\(out)_edgeopt_output_zero_point")
+                newInitializers.append((name, yZero))
+                inputs.append(name)
+            }
+            inputs.append(biasName ?? "")
+            while inputs.last == "" { inputs.removeLast() }
+
+            var attributes: [Attribute] = node.opType == "Conv" ? node.attributes : []
+            let signed = yZero.dtype == .int8
+            let zy = Int64(signed ? Int(yZero.scalars(as: Int8.self)[0]) : Int(yZero.scalars(as: UInt8.self)[0]))
+            func quantizeBound(_ v: Float) -> Int64 {
+                let r = Double((v / yScale).rounded(.toNearestOrEven))
+                let lo: Double = signed ? -128 : 0, hi: Double = signed ? 127 : 255
+                return Int64(Swift.min(Swift.max(r + Double(zy), lo), hi))
+            }
+            if let lo = clipBounds.0 { attributes.append(Attribute("output_min", .int(quantizeBound(lo)))) }
+            if let hi = clipBounds.1 { attributes.append(Attribute("output_max", .int(quantizeBound(hi)))) }
+
+            replacements[i] = Node(name: node.name, opType: node.opType == "Conv" ? "QLinearConv" : "QLinearGemm",
+                                   domain: domain, inputs: inputs, outputs: [q.outputs[0]], attributes: attributes)
+            if let activationIndex { remove.insert(activationIndex) }
+            remove.insert(next)
+        }
+
+        guard !replacements.isEmpty else { return Result(model: model, loweredNodes: 0) }
+        var nodes: [Node] = []
+        for (i, node) in graph.nodes.enumerated() where !remove.contains(i) {
+            nodes.append(replacements[i] ?? node)
+        }
+        // DequantizeLinear nodes that now feed nothing (the fused ops' inputs) are dropped.
+        var changed = true
+        while changed {
+            changed = false
+            var used = graphOutputs
+            for n in nodes { used.formUnion(n.inputs) }
+            for n in nodes { for sub in n.subgraphs { used.formUnion(sub.outerScopeReferences()) } }
+            let kept = nodes.filter { n in
+                !(n.opType == "DequantizeLinear" && n.isStandardDomain && n.outputs.allSatisfy { !used.contains($0) })
+            }
+            if kept.count != nodes.count { nodes = kept; changed = true }
+        }
+        graph.nodes = nodes
+        for (name, t) in newInitializers { graph.initializers[name] = t }
+        var lowered = model
+        lowered.graph = graph
+        if !lowered.opsetImports.contains(where: { $0.domain == domain }) {
+            lowered.opsetImports.append(OpsetImport(domain: domain, version: 1))
+        }
+        return Result(model: lowered, loweredNodes: replacements.count)
+    }
+
+    /// roundHalfEven(b / scale) in float32, saturated to int32 (onnxruntime's bias quantization).
+    static func quantizeBias(_ b: Float, _ scale: Float) -> Int32 {
+        guard scale != 0 else { return 0 }
+        let q = (b / scale).rounded(.toNearestOrEven)
+        if q.isNaN { return 0 }
+        return Int32(Swift.min(Swift.max(Double(q), Double(Int32.min)), Double(Int32.max)))
+    }
+
+    /// A 2-D 8-bit tensor transposed.
+    static func transposed(_ t: Tensor) -> Tensor {
+        let r = t.shape[0], c = t.shape[1]
+        let p = t.pointer(UInt8.self)
+        var out = [UInt8](repeating: 0, count: r * c)
+        for i in 0..<r { for j in 0..<c { out[j * r + i] = p[i * c + j] } }
+        var result = Tensor(shape: [c, r], scalars: out)
+        result.dtype = t.dtype
+        return result
+    }
+}
