@@ -113,16 +113,19 @@ extension Kernels {
         let scratchCount = ks.depthwiseScratchCount(geo)
         let workers = pool?.threadCount ?? 1
         let (code, p0, p1) = activation.encoded
-        let planes = batch * g.outChannels
+        // Hoisted: the geometry's computed sizes would otherwise be re-derived for every plane.
+        let channels = g.outChannels, inPlane = g.inputPlane, outPlane = o[0] * o[1], kPlane = g.kernelPlane
+        let planes = batch * channels
         Workspace.with(floats: scratchCount * workers) { scratch in
-        weights.depthwise.withUnsafeBufferPointer { w in
-            let body: (Int, Int) -> Void = { plane, worker in
-                let ch = plane % g.outChannels
-                ks.depthwisePlane(geo, input + plane * g.inputPlane, w.baseAddress! + ch * g.kernelPlane, bias?[ch] ?? 0,
-                                  output + plane * g.outputPlane, scratch + worker * scratchCount, code, p0, p1)
+            weights.depthwise.withUnsafeBufferPointer { w in
+                let wp = w.baseAddress!
+                let body: (Int, Int) -> Void = { plane, worker in
+                    let ch = plane % channels
+                    ks.depthwisePlane(geo, input + plane * inPlane, wp + ch * kPlane, bias?[ch] ?? 0,
+                                      output + plane * outPlane, scratch + worker * scratchCount, code, p0, p1)
+                }
+                if let pool, pool.threadCount > 1 { pool.parallelFor(planes, body) } else { for p in 0..<planes { body(p, 0) } }
             }
-            if let pool, pool.threadCount > 1 { pool.parallelFor(planes, body) } else { for p in 0..<planes { body(p, 0) } }
-        }
         }
     }
 }
