@@ -40,6 +40,7 @@ public enum OperatorRegistry {
         ShapeOperators.operators,
         IndexingOperators.operators,
         GeneratorOperators.operators,
+        ResizeOperators.operators,
         ReduceOperators.operators,
         CastOperators.operators,
         QuantizationOperators.operators,

@@ -85,6 +85,10 @@ struct ConformanceCommand: ParsableCommand {
                     print(op.padding(toLength: 30, withPad: " ", startingAt: 0)
                           + String(format: " %6d %6d %7d", e.passed, e.failed, e.skipped))
                 }
+                let deviations = results.filter { if case .skipped(let why) = $0.status { return why.hasPrefix("known deviation") } else { return false } }
+                if !deviations.isEmpty {
+                    print("known deviations (\(deviations.count), not counted as passes): \(deviations.map(\.testCase.name).joined(separator: " "))")
+                }
                 print("total: \(passed) passed, \(failedResults.count) failed, \(skipped) skipped (unclaimed operators)")
             }
             return failedResults.isEmpty ? .success : .gateFailed
