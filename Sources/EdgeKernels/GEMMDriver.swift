@@ -50,7 +50,7 @@ struct GEMMDriver {
         var mChunks = max(1, (mPanels * mr + ks.mc - 1) / ks.mc)
         var nSplit = 1
         if threads > 1 {
-            if mPanels >= 4 * threads {
+            if mPanels >= 4 * threads && !smallM {
                 mChunks = (mChunks + threads - 1) / threads * threads
             } else {
                 nSplit = threads
@@ -125,6 +125,26 @@ struct GEMMDriver {
                     let q0 = nPanels * slice / split, q1 = nPanels * (slice + 1) / split
                     if ip0 >= ip1 || q0 >= q1 { return }
                     let i0 = ip0 * mr, rows = min(m, ip1 * mr) - i0
+                    if smallM, case let .raw(ptr, ld, trans) = a {
+                        // Rows of op(A)[·, pc..<pc+kcb], scaled by alpha, contiguous per row.
+                        let buf = aBuf + worker * aBufCount
+                        for r in 0..<m {
+                            for p in 0..<kcb {
+                                let v = trans ? ptr[(pc + p) * ld + r] : ptr[r * ld + pc + p]
+                                buf[r * kcb + p] = alphaOnA * v
+                            }
+                        }
+                        if packInTask, let packSlice { packSlice(q0, q1) }
+                        let tileBuf = tileBufBase + worker * mr * nr
+                        for q in q0..<q1 {
+                            let j = jc + q * nr, cols = min(nr, n - j)
+                            for r in 0..<m {
+                                computeRowTile(buf + r * kcb, bPanels + q * nr * kcb, kcb: kcb, i: r, j: j, cols: cols,
+                                               first: first, last: last, tileBuf: tileBuf)
+                            }
+                        }
+                        return
+                    }
                     let aPanels: UnsafePointer<Float>
                     switch a {
                     case let .packed(pm):
@@ -155,6 +175,13 @@ struct GEMMDriver {
             }
             jc += ncb
         }
+    }
+
+    /// A handful of rows (m ≤ MR/2, e.g. batch-1 MatMul or an RNN step): a full MR-row tile would
+    /// spend most of its FMAs on zero padding, so each row runs the one-row kernel instead.
+    private var smallM: Bool {
+        guard m * 2 <= ks.mr, case .raw = a, case .float = output else { return false }
+        return true
     }
 
     /// alpha goes into whichever operand the driver packs itself (A first).
@@ -208,6 +235,33 @@ struct GEMMDriver {
                 if first { for t in 0..<cols { dst[t] = Int32(src[t]) } }
                 else { for t in 0..<cols { dst[t] &+= Int32(src[t]) } }
             }
+        }
+    }
+
+    /// One row of C through the one-row kernel (small-M path); float output only.
+    @inline(__always) private func computeRowTile(_ ap: UnsafePointer<Float>, _ bp: UnsafePointer<Float>, kcb: Int,
+                                                  i: Int, j: Int, cols: Int, first: Bool, last: Bool,
+                                                  tileBuf: UnsafeMutablePointer<Float>) {
+        guard case let .float(c, ldc, beta, epilogue) = output else { return }
+        let dst = c + i * ldc + j
+        if first && beta != 0 && beta != 1 { for t in 0..<cols { dst[t] *= beta } }
+        let accumulate = !first || beta != 0
+        if cols == ks.nr {
+            ks.tile1(kcb, ap, bp, dst, accumulate)
+        } else {
+            ks.tile1(kcb, ap, bp, tileBuf, false)
+            if accumulate { for t in 0..<cols { dst[t] += tileBuf[t] } } else { dst.update(from: tileBuf, count: cols) }
+        }
+        if last && !epilogue.isIdentity {
+            let (code, p0, p1) = epilogue.activation.encoded
+            var rowBias: UnsafePointer<Float>? = nil
+            var colBias: UnsafePointer<Float>? = nil
+            switch epilogue.bias {
+            case .none: break
+            case let .perRow(bias): rowBias = bias + i
+            case let .perColumn(bias): colBias = bias + j
+            }
+            ks.epilogueBlock(dst, ldc, 1, cols, rowBias, colBias, code, p0, p1)
         }
     }
 

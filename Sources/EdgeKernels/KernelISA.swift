@@ -43,6 +43,7 @@ public enum KernelISA: String, Sendable, CaseIterable, Comparable {
 /// (mc × kc) stays in L2, a B micro-panel (kc × nr) in L1, the packed B block (kc × nc) in L3.
 struct KernelSet: Sendable {
     typealias Tile = @Sendable (Int, UnsafePointer<Float>, UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int, Bool) -> Void
+    typealias RowTile = @Sendable (Int, UnsafePointer<Float>, UnsafePointer<Float>, UnsafeMutablePointer<Float>, Bool) -> Void
     typealias RowEpilogue = @Sendable (UnsafeMutablePointer<Float>, Int, Float, UnsafePointer<Float>?, Int, Float, Float) -> Void
     typealias BlockEpilogue = @Sendable (UnsafeMutablePointer<Float>, Int, Int, Int, UnsafePointer<Float>?, UnsafePointer<Float>?,
                                          Int, Float, Float) -> Void
@@ -54,6 +55,7 @@ struct KernelSet: Sendable {
     let isa: KernelISA
     let mr: Int, nr: Int, kc: Int, mc: Int, nc: Int
     let tile: Tile
+    let tile1: RowTile
     let epilogueRow: RowEpilogue
     let epilogueBlock: BlockEpilogue
     let depthwisePlane: Depthwise
@@ -62,21 +64,21 @@ struct KernelSet: Sendable {
 
     static let portable = KernelSet(
         isa: .portable, mr: PortableKernels.mr, nr: PortableKernels.nr, kc: 256, mc: 128, nc: 4096,
-        tile: PortableKernels.tile, epilogueRow: PortableKernels.epilogueRow, epilogueBlock: PortableKernels.epilogueBlock,
+        tile: PortableKernels.tile, tile1: PortableKernels.tile1, epilogueRow: PortableKernels.epilogueRow, epilogueBlock: PortableKernels.epilogueBlock,
         depthwisePlane: PortableKernels.depthwisePlane, depthwiseScratchCount: PortableKernels.depthwiseScratchCount,
         floatToHalf: PortableKernels.floatToHalf, halfToFloat: PortableKernels.halfToFloat,
         floatToBFloat16: PortableKernels.floatToBFloat16, bfloat16ToFloat: PortableKernels.bfloat16ToFloat)
 
     static let avx2 = KernelSet(
         isa: .avx2, mr: AVX2Kernels.mr, nr: AVX2Kernels.nr, kc: 256, mc: 144, nc: 4096,
-        tile: AVX2Kernels.tile, epilogueRow: AVX2Kernels.epilogueRow, epilogueBlock: AVX2Kernels.epilogueBlock,
+        tile: AVX2Kernels.tile, tile1: AVX2Kernels.tile1, epilogueRow: AVX2Kernels.epilogueRow, epilogueBlock: AVX2Kernels.epilogueBlock,
         depthwisePlane: AVX2Kernels.depthwisePlane, depthwiseScratchCount: AVX2Kernels.depthwiseScratchCount,
         floatToHalf: AVX2Kernels.floatToHalf, halfToFloat: AVX2Kernels.halfToFloat,
         floatToBFloat16: AVX2Kernels.floatToBFloat16, bfloat16ToFloat: AVX2Kernels.bfloat16ToFloat)
 
     static let avx512 = KernelSet(
         isa: .avx512, mr: AVX512Kernels.mr, nr: AVX512Kernels.nr, kc: 256, mc: 168, nc: 4096,
-        tile: AVX512Kernels.tile, epilogueRow: AVX512Kernels.epilogueRow, epilogueBlock: AVX512Kernels.epilogueBlock,
+        tile: AVX512Kernels.tile, tile1: AVX512Kernels.tile1, epilogueRow: AVX512Kernels.epilogueRow, epilogueBlock: AVX512Kernels.epilogueBlock,
         depthwisePlane: AVX512Kernels.depthwisePlane, depthwiseScratchCount: AVX512Kernels.depthwiseScratchCount,
         floatToHalf: AVX512Kernels.floatToHalf, halfToFloat: AVX512Kernels.halfToFloat,
         floatToBFloat16: AVX512Kernels.floatToBFloat16, bfloat16ToFloat: AVX512Kernels.bfloat16ToFloat)

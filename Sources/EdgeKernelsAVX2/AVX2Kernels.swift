@@ -53,6 +53,27 @@ public enum AVX2Kernels {
     }
     @inline(__always) static func load(_ p: UnsafeMutablePointer<Float>) -> SIMD8<Float> { UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self) }
     @inline(__always) static func store(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self) }
+    /// One row of C: c[0..<16] (+)= Σ_k a[k]·b[k·16..<(k+1)·16] — the small-M (GEMV-like) path,
+    /// with k unrolled by two into independent accumulators so FMA latency is hidden.
+    public static func tile1(_ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
+                             _ c: UnsafeMutablePointer<Float>, _ accumulate: Bool) {
+        var c0 = SIMD8<Float>(repeating: 0), c1 = SIMD8<Float>(repeating: 0), d0 = SIMD8<Float>(repeating: 0), d1 = SIMD8<Float>(repeating: 0)
+        var p = 0, pb = b
+        while p &+ 1 < kc {
+            let a0 = SIMD8<Float>(repeating: a[p]), a1 = SIMD8<Float>(repeating: a[p &+ 1])
+            c0 = c0.addingProduct(a0, loadB(pb)); c1 = c1.addingProduct(a0, loadB(pb + 8))
+            d0 = d0.addingProduct(a1, loadB(pb + 16)); d1 = d1.addingProduct(a1, loadB(pb + 24))
+            pb += 32; p &+= 2
+        }
+        if p < kc {
+            let a0 = SIMD8<Float>(repeating: a[p])
+            c0 = c0.addingProduct(a0, loadB(pb)); c1 = c1.addingProduct(a0, loadB(pb + 8))
+        }
+        c0 += d0; c1 += d1
+        if accumulate { c0 += load(c); c1 += load(c + 8) }
+        store(c0, c); store(c1, c + 8)
+    }
+    @inline(__always) static func loadB(_ p: UnsafePointer<Float>) -> SIMD8<Float> { UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self) }
     /// Bias + activation over a rows × cols block (see epilogueBlockImpl).
     public static func epilogueBlock(_ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ rows: Int, _ cols: Int,
                                      _ rowBias: UnsafePointer<Float>?, _ colBias: UnsafePointer<Float>?,

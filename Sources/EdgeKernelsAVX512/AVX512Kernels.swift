@@ -85,6 +85,27 @@ public enum AVX512Kernels {
     }
     @inline(__always) static func load(_ p: UnsafeMutablePointer<Float>) -> SIMD16<Float> { UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self) }
     @inline(__always) static func store(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD16<Float>.self) }
+    /// One row of C: c[0..<32] (+)= Σ_k a[k]·b[k·32..<(k+1)·32] — the small-M (GEMV-like) path,
+    /// with k unrolled by two into independent accumulators so FMA latency is hidden.
+    public static func tile1(_ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
+                             _ c: UnsafeMutablePointer<Float>, _ accumulate: Bool) {
+        var c0 = SIMD16<Float>(repeating: 0), c1 = SIMD16<Float>(repeating: 0), d0 = SIMD16<Float>(repeating: 0), d1 = SIMD16<Float>(repeating: 0)
+        var p = 0, pb = b
+        while p &+ 1 < kc {
+            let a0 = SIMD16<Float>(repeating: a[p]), a1 = SIMD16<Float>(repeating: a[p &+ 1])
+            c0 = c0.addingProduct(a0, loadB(pb)); c1 = c1.addingProduct(a0, loadB(pb + 16))
+            d0 = d0.addingProduct(a1, loadB(pb + 32)); d1 = d1.addingProduct(a1, loadB(pb + 48))
+            pb += 64; p &+= 2
+        }
+        if p < kc {
+            let a0 = SIMD16<Float>(repeating: a[p])
+            c0 = c0.addingProduct(a0, loadB(pb)); c1 = c1.addingProduct(a0, loadB(pb + 16))
+        }
+        c0 += d0; c1 += d1
+        if accumulate { c0 += load(c); c1 += load(c + 16) }
+        store(c0, c); store(c1, c + 16)
+    }
+    @inline(__always) static func loadB(_ p: UnsafePointer<Float>) -> SIMD16<Float> { UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self) }
     /// Bias + activation over a rows × cols block (see epilogueBlockImpl).
     public static func epilogueBlock(_ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ rows: Int, _ cols: Int,
                                      _ rowBias: UnsafePointer<Float>?, _ colBias: UnsafePointer<Float>?,

@@ -84,6 +84,17 @@ func runAll(_ config: Config) {
         }
     }
 
+    // Small M: batch-1 fully connected layer (ResNet-50 classifier, 1 × 2048 · 2048 × 1000).
+    do {
+        let m = 1, n = 1000, k = 2048
+        let a = randomFloats(m * k, seed: 6), b = randomFloats(k * n, seed: 7)
+        var c = [Float](repeating: 0, count: m * n)
+        let packed = PackedMatrix(packingB: b, k: k, n: n, ldb: n, isa: isa)
+        bench("sgemm-packedB \(m)x\(n)x\(k)", flops: 2 * Double(m * n * k), config) {
+            Kernels.sgemm(m: m, a: a, lda: k, packedB: packed, c: &c, ldc: n, pool: pool)
+        }
+    }
+
     // Convolutions (batch 1), ResNet-50 and MobileNetV2 layers.
     struct ConvCase { let name: String; let g: ConvGeometry }
     let convs: [ConvCase] = [

@@ -46,6 +46,26 @@ final class SGEMMTests: XCTestCase {
         }
     }
 
+    /// m ≤ MR/2 takes the one-row kernel: every small m, transposed A, alpha/beta, both biases, 2 threads.
+    func testSmallMRowKernel() {
+        for isa in KernelISA.supported {
+            for m in 1...7 {
+                check(isa: isa, transA: m % 2 == 0, transB: false, m: m, n: 77, k: 300, alpha: 1.5, beta: 0.5, pad: 2,
+                      epilogue: .relu, bias: 1 + m % 2, threads: 1 + m % 2)
+            }
+            check(isa: isa, transA: false, transB: true, m: 2, n: 33, k: 1, threads: 2)
+        }
+        var rng = TestRandom(seed: 21)
+        let k = 70, n = 50
+        let a = rng.floats(3 * k), b = rng.floats(k * n)
+        for isa in KernelISA.supported {
+            var want = [Float](repeating: 0, count: 3 * n), got = want
+            Kernels.sgemm(m: 3, n: n, k: k, a: a, lda: k, b: b, ldb: n, c: &want, ldc: n, isa: .portable)
+            Kernels.sgemm(m: 3, a: a, lda: k, packedB: PackedMatrix(packingB: b, k: k, n: n, ldb: n, isa: isa), c: &got, ldc: n, pool: pool2)
+            assertClose(got, want, rtol: 1e-5, atol: 1e-5, "small m packed B \(isa)")
+        }
+    }
+
     func testBetaZeroIgnoresNaNInC() {
         var c = [Float](repeating: .nan, count: 4)
         let a: [Float] = [1, 2, 3, 4], b: [Float] = [1, 0, 0, 1]

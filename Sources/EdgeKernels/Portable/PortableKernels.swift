@@ -46,6 +46,27 @@ enum PortableKernels {
     }
     @inline(__always) static func load(_ p: UnsafeMutablePointer<Float>) -> SIMD4<Float> { UnsafeRawPointer(p).loadUnaligned(as: SIMD4<Float>.self) }
     @inline(__always) static func store(_ v: SIMD4<Float>, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD4<Float>.self) }
+    /// One row of C: c[0..<8] (+)= Σ_k a[k]·b[k·8..<(k+1)·8] — the small-M (GEMV-like) path,
+    /// with k unrolled by two into independent accumulators so FMA latency is hidden.
+    static func tile1(_ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
+                             _ c: UnsafeMutablePointer<Float>, _ accumulate: Bool) {
+        var c0 = SIMD4<Float>(repeating: 0), c1 = SIMD4<Float>(repeating: 0), d0 = SIMD4<Float>(repeating: 0), d1 = SIMD4<Float>(repeating: 0)
+        var p = 0, pb = b
+        while p &+ 1 < kc {
+            let a0 = SIMD4<Float>(repeating: a[p]), a1 = SIMD4<Float>(repeating: a[p &+ 1])
+            c0 = c0 + a0 * loadB(pb); c1 = c1 + a0 * loadB(pb + 4)
+            d0 = d0 + a1 * loadB(pb + 8); d1 = d1 + a1 * loadB(pb + 12)
+            pb += 16; p &+= 2
+        }
+        if p < kc {
+            let a0 = SIMD4<Float>(repeating: a[p])
+            c0 = c0 + a0 * loadB(pb); c1 = c1 + a0 * loadB(pb + 4)
+        }
+        c0 += d0; c1 += d1
+        if accumulate { c0 += load(c); c1 += load(c + 4) }
+        store(c0, c); store(c1, c + 4)
+    }
+    @inline(__always) static func loadB(_ p: UnsafePointer<Float>) -> SIMD4<Float> { UnsafeRawPointer(p).loadUnaligned(as: SIMD4<Float>.self) }
     /// Bias + activation over a rows × cols block (see epilogueBlockImpl).
     static func epilogueBlock(_ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ rows: Int, _ cols: Int,
                                      _ rowBias: UnsafePointer<Float>?, _ colBias: UnsafePointer<Float>?,
