@@ -40,7 +40,7 @@ final class QuantQDQLoweringTests: XCTestCase {
         let lowered = QDQLowering.lower(model)
         XCTAssertEqual(lowered.loweredNodes, 1)
         XCTAssertEqual(lowered.model.graph.nodes.map(\.opType), ["QuantizeLinear", "QLinearConv", "DequantizeLinear"])
-        XCTAssertEqual(lowered.model.graph.nodes[1].domain, QDQLowering.domain)
+        XCTAssertEqual(lowered.model.graph.nodes[1].domain, "ai.edgeopt")
         XCTAssertEqual(model.graph.nodes.count, 8, "the input model is not modified")
 
         let x = Tensor(shape: [1, 1, 1, 2], scalars: [Float(0), 5])
@@ -50,6 +50,22 @@ final class QuantQDQLoweringTests: XCTestCase {
         XCTAssertEqual(integer.scalars(as: Float.self), expected)
         let float = try QuantTestGraph.run(model, ["x": x], integerQDQ: false)["y"]!
         XCTAssertEqual(float.scalars(as: Float.self), expected)
+    }
+
+    /// The same graph after EdgeTransforms fused the Relu into an ai.edgeopt::FusedConv.
+    func testFusedConvWithReluIsLoweredToo() throws {
+        var model = convModel(relu: false)
+        let k = model.graph.nodes.firstIndex { $0.opType == "Conv" }!
+        model.graph.nodes[k].opType = "FusedConv"
+        model.graph.nodes[k].domain = "ai.edgeopt"
+        model.graph.nodes[k].attributes.append(Attribute("activation", .string(Array("Relu".utf8))))
+        model.opsetImports.append(OpsetImport(domain: "ai.edgeopt", version: 1))
+        let lowered = QDQLowering.lower(model)
+        XCTAssertEqual(lowered.loweredNodes, 1)
+        XCTAssertFalse(lowered.model.graph.nodes[1].attributes.contains { $0.name == "activation" })
+        let x = Tensor(shape: [1, 1, 1, 2], scalars: [Float(0), 5])
+        XCTAssertEqual(try QuantTestGraph.run(model, ["x": x], integerQDQ: true)["y"]!.scalars(as: Float.self), [1.0, 8.5, 0, 0])
+        XCTAssertEqual(try QuantTestGraph.run(model, ["x": x], integerQDQ: false)["y"]!.scalars(as: Float.self), [1.0, 8.5, 0, 0])
     }
 
     func testConvWithoutReluKeepsNegativeQuantizedValues() throws {

@@ -7,10 +7,11 @@ import Foundation
 ///
 /// Before:
 ///   x_q ─DQ─┐
-///   w_q ─DQ─┼─ Conv | MatMul | Gemm ─[Relu | Clip]─ Q ─ y_q
+///   w_q ─DQ─┼─ Conv | MatMul | Gemm ─[Relu | Clip]─ Q ─ y_q   (also ai.edgeopt::FusedConv/FusedGemm
+///           │                                                 with a Relu/Clip activation)
 ///   b   ────┘   (b: DQ(int32) or a float constant; optional)
 /// After:
-///   x_q, x_scale, x_zp, w_q, w_scale, w_zp, y_scale, y_zp, b_q ─ com.edgeopt::QLinearConv | QLinearGemm ─ y_q
+///   x_q, x_scale, x_zp, w_q, w_scale, w_zp, y_scale, y_zp, b_q ─ ai.edgeopt::QLinearConv | QLinearGemm ─ y_q
 ///
 /// Maths: Σ (x−zx)·sx·(w−zw)·sw + b = sx·sw·(Σ (x−zx)(w−zw) + b/(sx·sw)), so
 ///   y_q = clamp(roundHalfEven(Float(acc + b_q) · (sx·sw/sy)) + zy)
@@ -36,7 +37,7 @@ import Foundation
 /// fixed-point approximation of the same op at rounding ties.
 public enum QDQLowering {
     /// Domain of the fused integer operators (see `QLinearOperators`).
-    public static let domain = "com.edgeopt"
+    public static let domain = "ai.edgeopt"
 
     public struct Result: Sendable {
         public var model: Model
@@ -88,7 +89,24 @@ public enum QDQLowering {
             return z
         }
 
-        for (i, node) in graph.nodes.enumerated() where node.isStandardDomain && ["Conv", "MatMul", "Gemm"].contains(node.opType) {
+        for (i, node) in graph.nodes.enumerated() {
+            // The op, and the clip bounds of an activation already fused into it by EdgeTransforms.
+            var clipBounds: (Float?, Float?) = (nil, nil)
+            let baseOp: String
+            if node.isStandardDomain && ["Conv", "MatMul", "Gemm"].contains(node.opType) {
+                baseOp = node.opType
+            } else if node.domain == domain && (node.opType == "FusedConv" || node.opType == "FusedGemm") {
+                baseOp = node.opType == "FusedConv" ? "Conv" : "Gemm"
+                let params = node.floats("activation_params") ?? []
+                switch node.string("activation") ?? "" {
+                case "", "None": break
+                case "Relu": clipBounds = (0, nil)
+                case "Clip": clipBounds = (params.count > 0 ? params[0] : nil, params.count > 1 ? params[1] : nil)
+                default: continue
+                }
+            } else {
+                continue
+            }
             guard let out = node.outputs.first, node.outputs.count == 1,
                   let dqX = standard(producers[node.inputs.first ?? ""], "DequantizeLinear"),
                   let dqW = standard(node.input(1).flatMap { producers[$0] }, "DequantizeLinear"),
@@ -109,7 +127,7 @@ public enum QDQLowering {
             var transB = false
             let channels: Int
             let channelAxis: Int
-            switch node.opType {
+            switch baseOp {
             case "Conv":
                 guard wq.rank >= 3 else { continue }
                 channels = wq.shape[0]; channelAxis = 0
@@ -131,23 +149,27 @@ public enum QDQLowering {
             // Optional Relu / Clip, then the QuantizeLinear.
             guard var next = soleConsumer(out) else { continue }
             var activationIndex: Int? = nil
-            var clipBounds: (Float?, Float?) = (nil, nil)
             let act = graph.nodes[next]
             if act.isStandardDomain && (act.opType == "Relu" || act.opType == "Clip"), let actOut = act.outputs.first,
                let afterAct = soleConsumer(actOut) {
+                // Two clamps in a row are one clamp to the intersection of their ranges.
+                func narrow(_ lo: Float?, _ hi: Float?) {
+                    if let lo { clipBounds.0 = max(clipBounds.0 ?? lo, lo) }
+                    if let hi { clipBounds.1 = min(clipBounds.1 ?? hi, hi) }
+                }
                 if act.opType == "Relu" {
-                    clipBounds = (0, nil)
+                    narrow(0, nil)
                 } else {
-                    if let lo = act.float("min") { clipBounds.0 = lo }
-                    if let hi = act.float("max") { clipBounds.1 = hi }
+                    var lo = act.float("min"), hi = act.float("max")
                     if act.inputs.count > 1, act.input(1) != nil {
                         guard let t = scalarScale(constant(act, 1)) else { continue }
-                        clipBounds.0 = t
+                        lo = t
                     }
                     if act.inputs.count > 2, act.input(2) != nil {
                         guard let t = scalarScale(constant(act, 2)) else { continue }
-                        clipBounds.1 = t
+                        hi = t
                     }
+                    narrow(lo, hi)
                 }
                 activationIndex = next
                 next = afterAct
@@ -166,7 +188,7 @@ public enum QDQLowering {
 
             // Bias → int32 with scale x_scale·w_scale.
             var biasName: String? = nil
-            if node.opType != "MatMul", let b = node.input(2) {
+            if baseOp != "MatMul", let b = node.input(2) {
                 let accScales = (0..<channels).map { xScale * wScales[wScales.count == 1 ? 0 : $0] }
                 var quantized: [Int32]
                 if let dqB = standard(producers[b], "DequantizeLinear") {
@@ -215,7 +237,7 @@ public enum QDQLowering {
             inputs.append(biasName ?? "")
             while inputs.last == "" { inputs.removeLast() }
 
-            var attributes: [Attribute] = node.opType == "Conv" ? node.attributes : []
+            var attributes: [Attribute] = baseOp == "Conv" ? node.attributes.filter { $0.name != "activation" && $0.name != "activation_params" } : []
             let signed = yZero.dtype == .int8
             let zy = Int64(signed ? Int(yZero.scalars(as: Int8.self)[0]) : Int(yZero.scalars(as: UInt8.self)[0]))
             func quantizeBound(_ v: Float) -> Int64 {
@@ -226,7 +248,7 @@ public enum QDQLowering {
             if let lo = clipBounds.0 { attributes.append(Attribute("output_min", .int(quantizeBound(lo)))) }
             if let hi = clipBounds.1 { attributes.append(Attribute("output_max", .int(quantizeBound(hi)))) }
 
-            replacements[i] = Node(name: node.name, opType: node.opType == "Conv" ? "QLinearConv" : "QLinearGemm",
+            replacements[i] = Node(name: node.name, opType: baseOp == "Conv" ? "QLinearConv" : "QLinearGemm",
                                    domain: domain, inputs: inputs, outputs: [q.outputs[0]], attributes: attributes)
             if let activationIndex { remove.insert(activationIndex) }
             remove.insert(next)

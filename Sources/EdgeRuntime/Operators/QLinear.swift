@@ -8,13 +8,13 @@ import EdgeKernels
 /// accelerators compute it (the ONNX reference multiplies in float64; results differ only when a
 /// product lands within float32 rounding of a .5 tie).
 ///
-/// The `com.edgeopt` domain holds the same kernels in the forms the QDQ lowering emits
+/// The `ai.edgeopt` domain holds the same kernels in the forms the QDQ lowering emits
 /// (`QDQLowering`): `QLinearConv` and `QLinearGemm` (QLinearMatMul + an int32 bias per output column
 /// as input 8), both with optional `output_min`/`output_max` attributes: a Relu or Clip fused before
 /// the final QuantizeLinear becomes a clamp of the quantized output (exact, since quantization is
 /// monotone: Q(clip(y, lo, hi)) = clamp(Q(y), Q(lo), Q(hi))).
 enum QLinearOperators {
-    static let domain = "com.edgeopt"
+    static let domain = QDQLowering.domain
 
     static let operators: [OperatorSpec] = [
         OperatorSpec("QLinearMatMul", versions: 10...OperatorRegistry.latestOpset) { b in try QLinearMatMulKernel(b, withBias: false) },
