@@ -14,8 +14,10 @@ Run: EDGEOPT_BIN=.build/debug/edgeopt pytest -s Tests/interop/test_roundtrip.py
 
 from __future__ import annotations
 
+import ctypes
 import glob
 import os
+import re
 import pathlib
 import subprocess
 import warnings
@@ -46,12 +48,69 @@ def check(path: pathlib.Path) -> str | None:
         return f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
 
 
-def session(path: pathlib.Path):
+def session(path: pathlib.Path, tally: "Tally | None" = None):
+    """An onnxruntime session for the model. Files stamped with an IR version newer than this
+    onnxruntime accepts (onnx's node suite is stamped IR 14) are loaded with the stamp lowered to
+    its maximum, when they have no external data; the graph is unchanged, and a model that needs
+    the newer IR still fails to load."""
     options = ort.SessionOptions()
     options.log_severity_level = 4
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
     options.intra_op_num_threads = 1
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    try:
+        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as e:  # noqa: BLE001
+        m = re.search(r"Unsupported model IR version: \d+, max supported IR version: (\d+)", str(e))
+        model = onnx.load(str(path), load_external_data=False) if m else None
+        if model is None or any(t.data_location == onnx.TensorProto.EXTERNAL for t in model.graph.initializer):
+            raise
+        model.ir_version = int(m.group(1))
+        if tally is not None:
+            tally.ir_lowered.add(path.name if path.name != "model.onnx" else path.parent.name)
+        return ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+
+
+EXOTIC = ("bfloat16", "float8", "int4", "uint4", "float4", "int2", "uint2")
+
+
+def run(sess, feeds: dict) -> list:
+    """Outputs of one run. Element types numpy cannot hold (bfloat16, float8, ...) travel as
+    OrtValues and come back as (type, shape, raw bytes), which compares bitwise like arrays."""
+    exotic_in = any(isinstance(v, np.ndarray) and v.dtype.kind == "V" or
+                    isinstance(v, np.ndarray) and any(e in str(v.dtype) for e in EXOTIC) for v in feeds.values())
+    exotic_out = any(any(e in o.type for e in EXOTIC) for o in sess.get_outputs())
+    if not (exotic_in or exotic_out):
+        return sess.run(None, feeds)
+    values = {}
+    for name, v in feeds.items():
+        if isinstance(v, np.ndarray) and any(e in str(v.dtype) for e in EXOTIC):
+            if v.dtype.itemsize not in (1, 2) or any(e in str(v.dtype) for e in ("int4", "float4", "int2")):
+                raise RuntimeError(f"cannot feed {v.dtype} inputs to onnxruntime from Python")
+            storage = np.ascontiguousarray(v).view(np.uint8 if v.dtype.itemsize == 1 else np.uint16)
+            values[name] = ort.OrtValue.ortvalue_from_numpy_with_onnx_type(
+                storage, onnx.helper.np_dtype_to_tensor_dtype(v.dtype))
+        else:
+            values[name] = ort.OrtValue.ortvalue_from_numpy(np.asarray(v))
+    outputs = sess.run_with_ort_values(None, values)
+    result = []
+    for value in outputs:
+        if value.is_tensor():
+            raw = ctypes.string_at(value.data_ptr(), value.tensor_size_in_bytes()) if value.tensor_size_in_bytes() else b""
+            result.append((value.data_type(), tuple(value.shape()), raw))
+        else:
+            result.append(value.numpy())
+    return result
+
+
+def to_feed(value):
+    """Test-case inputs as onnxruntime takes them: numpy scalars and TensorProtos become arrays."""
+    if isinstance(value, onnx.TensorProto):
+        return onnx.numpy_helper.to_array(value)
+    if isinstance(value, np.generic):
+        return np.asarray(value)
+    if isinstance(value, list):
+        return [to_feed(v) for v in value]
+    return value
 
 
 def same(a, b) -> bool:
@@ -62,13 +121,43 @@ def same(a, b) -> bool:
         if a.dtype == object:
             return a.tolist() == b.tolist()
         return np.ascontiguousarray(a).tobytes() == np.ascontiguousarray(b).tobytes()
-    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+    if isinstance(a, tuple) and isinstance(b, tuple):  # (type, shape, raw bytes) from run()
+        return a == b
+    if isinstance(a, list) and isinstance(b, list):
         return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
     if isinstance(a, dict) and isinstance(b, dict):
         return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
     if a is None or b is None:
         return a is None and b is None
     return type(a) is type(b) and np.asarray(a).tobytes() == np.asarray(b).tobytes()
+
+
+def classify_ort_failure(reason: str) -> str:
+    """A short, name-free description of why onnxruntime could not run a model."""
+    if m := re.search(r"Could not find an implementation for (\w+)", reason):
+        return f"no onnxruntime kernel for {m.group(1)} with these types/opset"
+    if m := re.search(r"Failed to find kernel for (\w+)", reason):
+        return f"no onnxruntime kernel for {m.group(1)} with these types/opset"
+    if m := re.search(r"Fatal error: ([\w.]+:\w+)", reason):
+        return f"operator not registered in onnxruntime ({m.group(1).split('(')[0]})"
+    if "opset" in reason.lower() and ("guarantee" in reason or "supported" in reason or "under development" in reason):
+        return "model opset newer than this onnxruntime supports"
+    if m := re.search(r"Unsupported model IR version: (\d+), max supported IR version: (\d+)", reason):
+        return f"model IR version {m.group(1)} newer than onnxruntime's maximum {m.group(2)}"
+    if "Type Error" in reason:
+        return "onnxruntime type check rejects the model"
+    if "nondeterministic" in reason:
+        return reason
+    if m := re.search(r"running (\w+) node", reason):
+        return f"onnxruntime fails while running {m.group(1)}"
+    if m := re.search(r"Exception during initialization: onnxruntime::(\w+)", reason):
+        return f"onnxruntime cannot initialize its {m.group(1)} kernel for these attributes"
+    if m := re.search(r"This is an invalid model. In Node, \(\"[^\"]*\", (\w+)", reason):
+        return f"onnxruntime's graph checks reject this {m.group(1)} node"
+    text = re.sub(r"/onnxruntime_src/\S+\s*", "", reason)
+    text = re.sub(r"\[ONNXRuntimeError\] : \d+ : |Load model from \S+ failed:", "", text)
+    text = re.sub(r"'[^']*'|\d+", "…", text).strip()
+    return text.split("\n")[0][:100]
 
 
 class Tally:
@@ -78,17 +167,19 @@ class Tally:
         self.passed = 0
         self.skipped_ort: dict[str, int] = {}
         self.checker_invalid_original = 0
+        self.ir_lowered: set[str] = set()
         self.failures: list[str] = []
 
     def skip_ort(self, reason: str):
-        key = reason.split(":")[0][:60]
+        key = classify_ort_failure(reason)
         self.skipped_ort[key] = self.skipped_ort.get(key, 0) + 1
 
     def report(self):
         skipped = sum(self.skipped_ort.values())
         print(f"\n[{self.corpus}] tried {self.tried}, passed {self.passed}, failed {len(self.failures)}; "
               f"original fails the checker: {self.checker_invalid_original}; "
-              f"outputs not compared (onnxruntime cannot run the original or it is nondeterministic): {skipped}")
+              f"outputs not compared (onnxruntime cannot run the original or it is nondeterministic): {skipped}; "
+              f"compared with the IR version stamp lowered for onnxruntime: {len(self.ir_lowered)}")
         for reason, n in sorted(self.skipped_ort.items(), key=lambda kv: -kv[1]):
             print(f"    not compared, {n:4d}× {reason}")
         for f in self.failures[:50]:
@@ -112,11 +203,11 @@ def round_trip(tally: Tally, name: str, original: pathlib.Path, out: pathlib.Pat
     else:
         tally.checker_invalid_original += 1
     try:
-        before = session(original)
-        expected = [before.run(None, feeds) for feeds in feeds_list]
-        again = [before.run(None, feeds) for feeds in feeds_list]
+        before = session(original, tally)
+        expected = [run(before, feeds) for feeds in feeds_list]
+        again = [run(before, feeds) for feeds in feeds_list]
     except Exception as e:  # noqa: BLE001
-        tally.skip_ort(f"{type(e).__name__}: {str(e).strip()[:200]}")
+        tally.skip_ort(f"{type(e).__name__}: {str(e).strip()}")
         tally.passed += 1
         return
     if not all(same(a, b) for a, b in zip(expected, again)):
@@ -124,8 +215,8 @@ def round_trip(tally: Tally, name: str, original: pathlib.Path, out: pathlib.Pat
         tally.passed += 1
         return
     try:
-        after = session(out)
-        actual = [after.run(None, feeds) for feeds in feeds_list]
+        after = session(out, tally)
+        actual = [run(after, feeds) for feeds in feeds_list]
     except Exception as e:  # noqa: BLE001
         tally.failures.append(f"{name}: onnxruntime runs the original but not the converted model: {str(e)[:300]}")
         return
@@ -177,7 +268,7 @@ def node_cases(tmp: pathlib.Path) -> list[tuple[str, pathlib.Path, list[dict]]]:
         input_names = [i.name for i in case.model.graph.input]
         feeds_list = []
         for inputs, _outputs in case.data_sets or []:
-            feeds_list.append({name: value for name, value in zip(input_names, inputs)})
+            feeds_list.append({name: to_feed(value) for name, value in zip(input_names, inputs)})
         cases.append((case.name, model_path, feeds_list or [{}]))
     return cases
 
@@ -223,6 +314,27 @@ def random_feeds(path: pathlib.Path, seed: int = 0) -> dict:
 def file_models() -> list[pathlib.Path]:
     return sorted(pathlib.Path(p) for p in glob.glob(str(LIGHT_DIR / "light_*.onnx"))) + \
         sorted(pathlib.Path(p) for p in glob.glob(str(ROOT / "models" / "*.onnx")))
+
+
+def fixture_models() -> list[tuple[str, pathlib.Path, list[dict]]]:
+    """The torch-exported fixture models (`$EDGEOPT_FIXTURES/torch/<name>/`) with their data sets."""
+    fixtures = os.environ.get("EDGEOPT_FIXTURES")
+    if not fixtures or not (pathlib.Path(fixtures) / "torch").is_dir():
+        return []
+    cases = []
+    for case_dir in sorted((pathlib.Path(fixtures) / "torch").iterdir()):
+        model_path = case_dir / "model.onnx"
+        if not model_path.exists():
+            continue
+        model = onnx.load(str(model_path), load_external_data=False)
+        initializer_names = {t.name for t in model.graph.initializer}
+        inputs = [i for i in model.graph.input if i.name not in initializer_names]
+        feeds_list = []
+        for data_dir in sorted(case_dir.glob("test_data_set_*")):
+            feeds_list.append({v.name: load_pb(data_dir / f"input_{k}.pb", v.type)
+                               for k, v in enumerate(inputs) if (data_dir / f"input_{k}.pb").exists()})
+        cases.append((f"torch/{case_dir.name}", model_path, feeds_list or [random_feeds(model_path)]))
+    return cases
 
 
 # ---------------------------------------------------------------------------------------------
@@ -272,6 +384,20 @@ def test_light_and_project_models_round_trip(tmp_path_factory, external):
                     tally.failures.append(f"{model_path.name}: initializers of 1 KiB or more left inline: {inline[:3]}")
                 external_count = sum(t.data_location == onnx.TensorProto.EXTERNAL for t in loaded.graph.initializer)
                 print(f"    {model_path.name}: {external_count} initializers in {data.name} ({data.stat().st_size} bytes)")
+    tally.report()
+
+
+@pytest.mark.parametrize("external", [False, True], ids=["inline", "external-data"])
+def test_fixture_torch_models_round_trip(tmp_path_factory, external):
+    cases = fixture_models()
+    if not cases:
+        pytest.skip("no $EDGEOPT_FIXTURES/torch models (scripts/make-fixtures.py makes them)")
+    tmp = tmp_path_factory.mktemp("torch")
+    tally = Tally(f"fixture torch models ({'external data' if external else 'inline'})")
+    for name, model_path, feeds_list in cases:
+        out = tmp / name.replace("/", "_") / "model.onnx"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        round_trip(tally, name, model_path, out, feeds_list, ("--external-data",) if external else ())
     tally.report()
 
 
