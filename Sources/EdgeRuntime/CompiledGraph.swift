@@ -116,6 +116,11 @@ public final class CompiledGraph: Sendable {
 
         let pool = WorkerPool(threads: 1)  // compile-time folding runs on this thread
         var steps: [(node: Node, kernel: any OpKernel)] = []
+        // Producer fusion (see KernelFusion): single-consumer Conv/Gemm outputs absorb a following
+        // BatchNormalization and/or activation.
+        let consumers = graph.consumerIndices()
+        let graphOutputNames = Set(graph.outputs.map(\.name))
+        var fusable: [String: Int] = [:]
         for index in order {
             let node = graph.nodes[index]
             let opset = opsets[node.isStandardDomain ? "" : node.domain] ?? 0
@@ -162,7 +167,23 @@ public final class CompiledGraph: Sendable {
                 }
                 if allTensors { continue }
             }
+            if options.fuseKernels, let input = node.input(0), let at = fusable[input],
+               let fused = KernelFusion.absorb(node, into: steps[at].kernel, opset: opset, constants: { constantValues[$0] }) {
+                // The producer now computes this node's output.
+                var producerNode = steps[at].node
+                producerNode.outputs[0] = node.outputs[0]
+                steps[at] = (producerNode, fused.kernel)
+                fusable[input] = nil
+                if fused.canAbsorbMore, consumers[node.outputs[0]]?.count == 1, !graphOutputNames.contains(node.outputs[0]) {
+                    fusable[node.outputs[0]] = at
+                }
+                continue
+            }
             steps.append((node, kernel))
+            if options.fuseKernels, KernelFusion.isProducer(kernel), node.outputs.count == 1,
+               consumers[node.outputs[0]]?.count == 1, !graphOutputNames.contains(node.outputs[0]) {
+                fusable[node.outputs[0]] = steps.count - 1
+            }
         }
 
         // Slots for everything a step touches, graph outputs, and constants that are read.

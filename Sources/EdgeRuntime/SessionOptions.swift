@@ -19,6 +19,10 @@ public struct SessionOptions: Sendable, Equatable {
     /// Plan one activation arena per set of input shapes and reuse it across runs (the default).
     /// Off, every operator output gets its own heap buffer (useful to debug a kernel).
     public var planBuffers: Bool
+    /// Let a Conv/Gemm absorb a following inference BatchNormalization (folded into its constant
+    /// weights) and activation (applied in the kernel's epilogue) when nothing else reads the
+    /// intermediate value. Numerically the fold rounds W·γ/√(σ²+ε) once; off, every node runs as written.
+    public var fuseKernels: Bool = true
     /// Execute DequantizeLinear → Conv/MatMul/Gemm (→ Relu/Clip) → QuantizeLinear in integer
     /// arithmetic (int32 accumulation, requantization), as ONNX Runtime's QDQ fusion and integer
     /// accelerators do (see `QDQLowering`). Off, QDQ graphs run exactly as written, in float.

@@ -34,6 +34,15 @@ final class ConvKernel: TensorKernel, @unchecked Sendable {
         constantBias = b.constantInput(2).map { HalfRounding.float32($0) }
     }
 
+    /// A copy of `other` with replaced constant weights/bias (compile-time fusion).
+    init(fusing other: ConvKernel, weights: Tensor?, bias: Tensor?) {
+        window = other.window
+        group = other.group
+        constantWeights = weights
+        constantBias = bias
+        activation = other.activation
+    }
+
     func compute(_ i: [Tensor?], _ c: ExecutionContext) throws -> [Tensor] {
         let input = try i.required(0, c)
         let x = try input.asFloat32(c)

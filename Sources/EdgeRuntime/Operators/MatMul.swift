@@ -17,13 +17,27 @@ enum MatMulOperators {
     ]
 }
 
-final class GemmKernel: TensorKernel {
+final class GemmKernel: TensorKernel, @unchecked Sendable {
+    // @unchecked: `activation` is set once while the session compiles, before the kernel is shared.
     let alpha: Float, beta: Float
     let transA: Bool, transB: Bool
     /// Constant B packed for the kernels (k × n after transB).
     let packedB: PackedMatrix?
     let constantB: Tensor?
     let constantC: Tensor?
+    /// Fused activation applied in the SGEMM epilogue (see KernelFusion).
+    private(set) var activation: Activation = .none
+
+    func with(activation: Activation) -> GemmKernel {
+        let copy = GemmKernel(copying: self)
+        copy.activation = activation
+        return copy
+    }
+
+    private init(copying o: GemmKernel) {
+        alpha = o.alpha; beta = o.beta; transA = o.transA; transB = o.transB
+        packedB = o.packedB; constantB = o.constantB; constantC = o.constantC
+    }
 
     init(_ b: KernelBuildContext) throws {
         alpha = b.float("alpha", 1)
@@ -54,12 +68,12 @@ final class GemmKernel: TensorKernel {
         let out = try c.allocate(.float, [m, n])
         let po = out.mutablePointer(Float.self)
         var gemmBeta: Float = 0
-        var epilogue = Epilogue.none
+        var epilogue = Epilogue(activation: activation)
         if let bias, beta != 0 {
             let plan = try BroadcastPlan([bias.shape, [m, n]], what: c.nodeDescription)
             guard plan.outputShape == [m, n] else { throw EdgeError.badInput("\(c.nodeDescription): C \(bias.shape) does not broadcast to [\(m), \(n)]") }
             if beta == 1 && bias.elementCount == n && (bias.rank == 1 || bias.shape[0] == 1) && n > 1 {
-                epilogue = Epilogue(bias: .perColumn(bias.pointer(Float.self)))
+                epilogue = Epilogue(bias: .perColumn(bias.pointer(Float.self)), activation: activation)
             } else {
                 // C broadcast into the output; the GEMM then accumulates onto beta·C.
                 Elementwise.binary(bias.pointer(Float.self), po, po, plan: plan) { x, _ in x }

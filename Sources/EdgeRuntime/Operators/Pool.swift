@@ -55,6 +55,57 @@ final class PoolKernel: TensorKernel {
         let src = x.pointer(Float.self), dst = out.mutablePointer(Float.self)
         let idx = indices?.mutablePointer(Int64.self)
         let kind = self.kind, includePad = countIncludePad, columnMajor = columnMajorIndices
+        if rank == 2, idx == nil, !kindIsLp {
+            // 2-D max/average: clipped window bounds per output row/column, no per-tap branches.
+            let (ih, iw, oh, ow) = (inS[1], inS[2], outS[1], outS[2])
+            let (kh, kw, sh, sw, dh, dw) = (k[1], k[2], st[1], st[2], dl[1], dl[2])
+            let (ph, pw, eh, ew) = (pb[1], pb[2], pe[1], pe[2])
+            func taps(_ o: Int, _ s: Int, _ p: Int, _ d: Int, _ kk: Int, _ n: Int, _ end: Int) -> (first: Int, count: Int, padded: Int) {
+                let start = o * s - p
+                var first = 0, count = 0, padded = 0
+                for t in 0..<kk {
+                    let v = start + t * d
+                    if v >= n + end { continue }
+                    padded += 1
+                    if v >= 0 && v < n { if count == 0 { first = t }; count += 1 }
+                }
+                return (first, count, padded)
+            }
+            let rowTaps = (0..<oh).map { taps($0, sh, ph, dh, kh, ih, eh) }
+            let colTaps = (0..<ow).map { taps($0, sw, pw, dw, kw, iw, ew) }
+            let isMax = kindIsMax
+            c.parallelFor(planes, grain: 1) { range in
+                for plane in range {
+                    let p = src + plane * inPlane, o = dst + plane * outPlane
+                    for y in 0..<oh {
+                        let rt = rowTaps[y]
+                        let row0 = y * sh - ph + rt.first * dh
+                        for xo in 0..<ow {
+                            let ct = colTaps[xo]
+                            let col0 = xo * sw - pw + ct.first * dw
+                            if isMax {
+                                var best = -Float.infinity
+                                var nan = false
+                                for a in 0..<rt.count {
+                                    let line = p + (row0 + a * dh) * iw + col0
+                                    for b in 0..<ct.count { let v = line[b * dw]; if v > best { best = v }; if v != v { nan = true } }
+                                }
+                                o[y * ow + xo] = nan ? .nan : best
+                            } else {
+                                var sum: Float = 0
+                                for a in 0..<rt.count {
+                                    let line = p + (row0 + a * dh) * iw + col0
+                                    for b in 0..<ct.count { sum += line[b * dw] }
+                                }
+                                let divisor = includePad ? rt.padded * ct.padded : rt.count * ct.count
+                                o[y * ow + xo] = divisor > 0 ? sum / Float(divisor) : 0
+                            }
+                        }
+                    }
+                }
+            }
+            return [input.dtype == .float ? out : try CastOperators.cast(out, to: input.dtype, c)]
+        }
         c.parallelFor(planes, grain: 1) { range in
             for plane in range {
                 let p = src + plane * inPlane, o = dst + plane * outPlane
@@ -120,6 +171,7 @@ final class PoolKernel: TensorKernel {
     }
 
     var kindIsMax: Bool { if case .max = kind { return true } else { return false } }
+    var kindIsLp: Bool { if case .lp = kind { return true } else { return false } }
 }
 
 final class GlobalPoolKernel: TensorKernel {

@@ -1,0 +1,78 @@
+import EdgeIR
+import EdgeKernels
+
+/// Producer fusion done while a session compiles (the Graph itself is never changed):
+///
+///     Conv(X, W, B) → BatchNormalization(γ, β, μ, σ²)   ⇒   Conv(X, W', B')
+///         W'[o] = W[o]·γ[o]/√(σ²[o]+ε),   B'[o] = (B[o] − μ[o])·γ[o]/√(σ²[o]+ε) + β[o]
+///     Conv/Gemm → Relu | Clip | LeakyRelu | Sigmoid | HardSigmoid | HardSwish | Tanh
+///         ⇒ the activation runs in the kernel's epilogue while the tile is in cache.
+///
+/// Only when the intermediate value has a single reader and is not a graph output, the weights
+/// and BN statistics are compile-time constants, and BN is in inference mode.
+enum KernelFusion {
+    static func isProducer(_ kernel: any OpKernel) -> Bool {
+        if let conv = kernel as? ConvKernel { return conv.activation == .none }
+        if let gemm = kernel as? GemmKernel { return gemm.activation == .none }
+        return false
+    }
+
+    /// A kernel computing `producer` followed by `node`, or nil when `node` cannot be absorbed.
+    static func absorb(_ node: Node, into producer: any OpKernel, opset: Int,
+                       constants: (String) -> Tensor?) -> (kernel: any OpKernel, canAbsorbMore: Bool)? {
+        guard node.isStandardDomain, node.outputs.count >= 1 else { return nil }
+        if node.opType == "BatchNormalization", let conv = producer as? ConvKernel, conv.activation == .none {
+            guard node.outputs.count == 1 || node.outputs.dropFirst().allSatisfy(\.isEmpty),
+                  (node.int("training_mode") ?? 0) == 0, opset >= 7,
+                  let w = conv.constantWeights, w.dtype == .float,
+                  let scale = node.input(1).flatMap(constants), let bias = node.input(2).flatMap(constants),
+                  let mean = node.input(3).flatMap(constants), let variance = node.input(4).flatMap(constants) else { return nil }
+            let channels = w.shape[0]
+            let g = scale.floatArray(), b = bias.floatArray(), m = mean.floatArray(), v = variance.floatArray()
+            guard g.count == channels, b.count == channels, m.count == channels, v.count == channels else { return nil }
+            let epsilon = Double(node.float("epsilon") ?? 1e-5)
+            let perChannel = w.elementCount / max(channels, 1)
+            var weights = w.floatArray()
+            let oldBias = conv.constantBias?.floatArray() ?? [Float](repeating: 0, count: channels)
+            guard oldBias.count == channels else { return nil }
+            var newBias = [Float](repeating: 0, count: channels)
+            for o in 0..<channels {
+                let factor = Double(g[o]) / (Double(v[o]) + epsilon).squareRoot()
+                for k in 0..<perChannel { weights[o * perChannel + k] = Float(Double(weights[o * perChannel + k]) * factor) }
+                newBias[o] = Float((Double(oldBias[o]) - Double(m[o])) * factor + Double(b[o]))
+            }
+            let kernel = ConvKernel(fusing: conv, weights: Tensor(shape: w.shape, scalars: weights),
+                                    bias: Tensor(shape: [channels], scalars: newBias))
+            return (kernel, true)
+        }
+        guard let activation = activation(node, opset: opset, constants: constants) else { return nil }
+        if let conv = producer as? ConvKernel, conv.activation == .none {
+            let kernel = ConvKernel(fusing: conv, weights: conv.constantWeights, bias: conv.constantBias)
+            kernel.activation = activation
+            return (kernel, false)
+        }
+        if let gemm = producer as? GemmKernel, gemm.activation == .none {
+            return (gemm.with(activation: activation), false)
+        }
+        return nil
+    }
+
+    static func activation(_ node: Node, opset: Int, constants: (String) -> Tensor?) -> Activation? {
+        guard node.inputs.count >= 1, node.outputs.count == 1 else { return nil }
+        switch node.opType {
+        case "Relu": return .relu
+        case "LeakyRelu": return .leakyRelu(alpha: node.float("alpha") ?? 0.01)
+        case "Sigmoid": return .sigmoid
+        case "Tanh": return .tanh
+        case "HardSigmoid": return .hardSigmoid(alpha: node.float("alpha") ?? 0.2, beta: node.float("beta") ?? 0.5)
+        case "HardSwish": return .hardSwish
+        case "Clip":
+            if opset < 11 { return .clip(min: node.float("min") ?? -.greatestFiniteMagnitude, max: node.float("max") ?? .greatestFiniteMagnitude) }
+            var low = -Float.greatestFiniteMagnitude, high = Float.greatestFiniteMagnitude
+            if let name = node.input(1) { guard let t = constants(name), t.elementCount == 1 else { return nil }; low = t.floatArray()[0] }
+            if let name = node.input(2) { guard let t = constants(name), t.elementCount == 1 else { return nil }; high = t.floatArray()[0] }
+            return .clip(min: low, max: high)
+        default: return nil
+        }
+    }
+}
