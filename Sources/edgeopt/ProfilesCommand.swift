@@ -72,18 +72,18 @@ struct ProfilesCommand: ParsableCommand {
     struct Validate: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Check profile or family files; list every problem with its file and key path.",
-            discussion: "Exit status 0 when every file is valid, 65 when any is not. Families named by a profile are looked up in families/ next to the file, then among the built-in profiles.")
+            discussion: "Exit status 0 when every file is valid, 65 when any is not. Families named by a profile are looked up in families/ next to the file, then among the built-in profiles. Without files, validates the built-in profiles and families (and any --profiles directories).")
 
-        @Argument(help: "Profile or family YAML files.")
-        var files: [String]
+        @Argument(help: "Profile or family YAML files (default: every file of the built-in profiles and of --profiles directories).")
+        var files: [String] = []
 
-        func validate() throws {
-            guard !files.isEmpty else { throw ValidationError("Give at least one profile file.") }
-        }
+        @Option(name: .customLong("profiles"), help: ArgumentHelp("With no files: also validate this directory of user profiles (repeatable).", valueName: "DIR"))
+        var directories: [String] = []
 
         func run() throws {
             try runReportingErrors {
-                let results = ProfileCatalog.validate(files: files)
+                let targets = files.isEmpty ? try ProfileCatalog.profileFiles(userDirectories: directories) : files
+                let results = ProfileCatalog.validate(files: targets)
                 var out = ""
                 var problemCount = 0
                 for result in results {

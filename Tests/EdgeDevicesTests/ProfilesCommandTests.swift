@@ -66,6 +66,12 @@ final class ProfilesCommandTests: XCTestCase {
         XCTAssertEqual(show.status, 0)
         XCTAssertTrue(show.stdout.hasPrefix("Huawei Atlas 200 DK (Ascend 310) (atlas-200-dk)"), show.stdout)
 
+        let all = try run(["profiles", "validate"])
+        XCTAssertEqual(all.status, 0, all.stdout)
+        XCTAssertTrue(all.stdout.contains("ok  profiles/coral-usb.yaml\n"), all.stdout)
+        XCTAssertTrue(all.stdout.contains("ok  profiles/families/edgetpu.yaml\n"), all.stdout)
+        XCTAssertEqual(all.stdout.split(separator: "\n").count, 18 + 6)
+
         let missing = try run(["profiles", "show", "no-such-device"])
         XCTAssertEqual(missing.status, 65)
         XCTAssertTrue(missing.stderr.contains("no device profile named \"no-such-device\""), missing.stderr)

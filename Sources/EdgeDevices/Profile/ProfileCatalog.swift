@@ -81,18 +81,40 @@ public struct ProfileCatalog: Sendable {
                                 environment: [String: String] = ProcessInfo.processInfo.environment) -> [(file: String, problems: [ProfileProblem])] {
         let builtin = builtinDirectory ?? (try? locateBuiltinDirectory(environment: environment))
         var loader = Loader(builtinDirectory: builtin)
-        return files.map { file in
+        return files.map { given in
+            // Built-in files are named as the catalog names them (profiles/<file>); others as given.
+            var file = given
+            if let builtin, given.hasPrefix(builtin + "/") { file = "profiles/" + given.dropFirst(builtin.count + 1) }
             let text: String
-            switch readProfileText(file) {
+            switch readProfileText(given) {
             case .success(let contents): text = contents
             case .failure(let problem): return (file, [ProfileProblem(file: file, path: "", message: problem.message)])
             }
-            let directory = (file as NSString).deletingLastPathComponent
+            let directory = (given as NSString).deletingLastPathComponent
             if isFamilyFile(text: text) {
                 return (file, ProfileReader.readFamily(text: text, file: file).problems)
             }
             return (file, loader.readProfile(text: text, file: file, directory: directory.isEmpty ? "." : directory).problems)
         }
+    }
+
+    /// Every profile and family file of the built-in directory and of `userDirectories`, in a
+    /// stable order, for `profiles validate` without arguments.
+    public static func profileFiles(userDirectories: [String] = [],
+                                    environment: [String: String] = ProcessInfo.processInfo.environment) throws -> [String] {
+        let builtin = try locateBuiltinDirectory(environment: environment)
+        var files: [String] = []
+        for directory in [builtin] + userDirectories {
+            guard isDirectory(directory) else {
+                throw EdgeError.badInput("profiles directory \(directory) does not exist or is not a directory")
+            }
+            for sub in [directory, (directory as NSString).appendingPathComponent("families")] where isDirectory(sub) {
+                let names = (try? FileManager.default.contentsOfDirectory(atPath: sub)) ?? []
+                files += names.filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }.sorted()
+                    .map { (sub as NSString).appendingPathComponent($0) }
+            }
+        }
+        return files
     }
 
     /// A family file is validated as such; it declares `family:` instead of `name:`.
