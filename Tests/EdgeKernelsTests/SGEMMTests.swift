@@ -66,6 +66,20 @@ final class SGEMMTests: XCTestCase {
         }
     }
 
+    func testEmptyDimensions() {
+        // k == 0: the product is empty, C = beta·C then the epilogue; m or n == 0 touches nothing.
+        var c: [Float] = [1, -2, 3, -4]
+        let bias: [Float] = [10, 20]
+        let none: [Float] = [0]
+        Kernels.sgemm(m: 2, n: 2, k: 0, a: none, lda: 1, b: none, ldb: 2, beta: 0.5, c: &c, ldc: 2,
+                      epilogue: Epilogue(bias: .perColumn(bias), activation: .relu))
+        XCTAssertEqual(c, [10.5, 19, 11.5, 18])
+        var untouched: [Float] = [7]
+        Kernels.sgemm(m: 0, n: 1, k: 3, a: none, lda: 3, b: none, ldb: 1, c: &untouched, ldc: 1)
+        Kernels.sgemm(m: 1, n: 0, k: 3, a: none, lda: 3, b: none, ldb: 1, c: &untouched, ldc: 1)
+        XCTAssertEqual(untouched, [7])
+    }
+
     func testBetaZeroIgnoresNaNInC() {
         var c = [Float](repeating: .nan, count: 4)
         let a: [Float] = [1, 2, 3, 4], b: [Float] = [1, 0, 0, 1]
