@@ -125,14 +125,24 @@ struct GEMMDriver {
                     let q0 = nPanels * slice / split, q1 = nPanels * (slice + 1) / split
                     if ip0 >= ip1 || q0 >= q1 { return }
                     let i0 = ip0 * mr, rows = min(m, ip1 * mr) - i0
-                    if smallM, case let .raw(ptr, ld, trans) = a {
+                    if smallM {
                         // Rows of op(A)[·, pc..<pc+kcb], scaled by alpha, contiguous per row.
                         let buf = aBuf + worker * aBufCount
-                        for r in 0..<m {
-                            for p in 0..<kcb {
-                                let v = trans ? ptr[(pc + p) * ld + r] : ptr[r * ld + pc + p]
-                                buf[r * kcb + p] = alphaOnA * v
+                        switch a {
+                        case let .raw(ptr, ld, trans):
+                            for r in 0..<m {
+                                for p in 0..<kcb {
+                                    let v = trans ? ptr[(pc + p) * ld + r] : ptr[r * ld + pc + p]
+                                    buf[r * kcb + p] = alphaOnA * v
+                                }
                             }
+                        case let .custom(pack):
+                            // The packer writes one MR-row panel (k-major); transpose it into rows.
+                            let panel = buf + mr * kc
+                            pack(pc, kcb, 0, m, panel)
+                            for r in 0..<m { for p in 0..<kcb { buf[r * kcb + p] = panel[p * mr + r] } }
+                        case .packed:
+                            return
                         }
                         if packInTask, let packSlice { packSlice(q0, q1) }
                         let tileBuf = tileBufBase + worker * mr * nr
@@ -180,7 +190,8 @@ struct GEMMDriver {
     /// A handful of rows (m ≤ MR/2, e.g. batch-1 MatMul or an RNN step): a full MR-row tile would
     /// spend most of its FMAs on zero padding, so each row runs the one-row kernel instead.
     private var smallM: Bool {
-        guard m * 2 <= ks.mr, case .raw = a, case .float = output else { return false }
+        if m * 2 > ks.mr { return false }
+        if case .packed = a { return false }
         return true
     }
 
@@ -238,10 +249,17 @@ struct GEMMDriver {
         }
     }
 
-    /// One row of C through the one-row kernel (small-M path); float output only.
+    /// One row of C through the one-row kernel (small-M path).
     @inline(__always) private func computeRowTile(_ ap: UnsafePointer<Float>, _ bp: UnsafePointer<Float>, kcb: Int,
                                                   i: Int, j: Int, cols: Int, first: Bool, last: Bool,
                                                   tileBuf: UnsafeMutablePointer<Float>) {
+        if case let .int32(c, ldc) = output {
+            // Exact as in computeTile: a k-block's partial sums are integers below 2²⁴.
+            ks.tile1(kcb, ap, bp, tileBuf, false)
+            let dst = c + i * ldc + j
+            if first { for t in 0..<cols { dst[t] = Int32(tileBuf[t]) } } else { for t in 0..<cols { dst[t] &+= Int32(tileBuf[t]) } }
+            return
+        }
         guard case let .float(c, ldc, beta, epilogue) = output else { return }
         let dst = c + i * ldc + j
         if first && beta != 0 && beta != 1 { for t in 0..<cols { dst[t] *= beta } }
