@@ -61,19 +61,28 @@ extension ProtoImporter {
     }
 
     /// Zero-copy storage for raw data inside the mapped model file when it is aligned for its
-    /// element type; otherwise an aligned copy, after which the source pages are dropped from
-    /// memory (they were only read once, and the file still backs them).
+    /// element type. Otherwise an aligned copy, made in chunks after each of which the source
+    /// pages are dropped from memory (they are read once, and the file still backs them), so a
+    /// large misaligned tensor costs one copy, not two, at the peak.
     private func modelFileStorage(_ file: MappedFile, _ range: Range<Int>, dtype: DType) throws -> any TensorStorage {
         let alignment = min(max(dtype.bitWidth / 8, 1), 8)
         if range.lowerBound % alignment == 0 {
             return try MappedStorage(file: file, offset: range.lowerBound, byteCount: range.count)
         }
-        let copy = OwnedStorage(copying: UnsafeRawBufferPointer(start: file.baseAddress + range.lowerBound, count: range.count))
+        let copy = OwnedStorage(byteCount: range.count)
         let page = Int(sysconf(Int32(_SC_PAGESIZE)))
-        let first = (range.lowerBound + page - 1) / page * page
-        let last = range.upperBound / page * page
-        if last > first {
-            _ = madvise(UnsafeMutableRawPointer(mutating: file.baseAddress + first), last - first, MADV_DONTNEED)
+        let chunk = 1 << 22
+        var done = 0
+        while done < range.count {
+            let n = min(chunk, range.count - done)
+            (copy.mutableBaseAddress + done).copyMemory(from: file.baseAddress + range.lowerBound + done, byteCount: n)
+            done += n
+            // Release whole pages of the source that lie inside the part copied so far.
+            let first = (range.lowerBound + done - n + page - 1) / page * page
+            let last = (range.lowerBound + done) / page * page
+            if last > first {
+                _ = madvise(UnsafeMutableRawPointer(mutating: file.baseAddress + first), last - first, MADV_DONTNEED)
+            }
         }
         return copy
     }
