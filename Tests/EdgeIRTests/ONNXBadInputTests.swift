@@ -90,6 +90,42 @@ final class ONNXBadInputTests: XCTestCase {
         XCTAssertTrue(error?.message.contains("nested") ?? false, error?.message ?? "no error")
     }
 
+    func testMutatedModelsNeverCrash() throws {
+        // Seeded byte flips and truncations of a model whose large weights go through
+        // RawDataLocator's wire scan: every result is a model or an EdgeError, never a crash.
+        let big = ProtoBuild.tensor("w", .float, dims: [2048]) { $0.rawData = Data(values: (0..<2048).map { Float($0) }) }
+        var constant = ProtoBuild.node("Constant", [], ["k"], name: "k",
+                                       attributes: [ProtoBuild.tensorAttribute("value", ProtoBuild.tensor("", .int64, dims: [600]) {
+                                           $0.rawData = Data(values: [Int64](repeating: 7, count: 600))
+                                       })])
+        constant.docString = "constant"
+        var model = ProtoBuild.modelHolding(big)
+        model.graph.node.insert(constant, at: 0)
+        let original = ProtoBuild.bytes(model)
+        var rng = SplitMix64(seed: 42)
+        let dir = try TemporaryDirectory()
+        let path = dir.path("fuzz.onnx")
+        var outcomes = [0, 0]
+        for round in 0..<400 {
+            var bytes = original
+            // Mutations concentrate on the small header region where lengths and tags live.
+            for _ in 0..<(1 + Int(rng.next() % 4)) {
+                let position = Int(rng.next() % UInt64(round % 2 == 0 ? min(bytes.count, 200) : bytes.count))
+                bytes[position] ^= UInt8(truncatingIfNeeded: rng.next() | 1)
+            }
+            if round % 5 == 0 { bytes = bytes.prefix(Int(rng.next() % UInt64(bytes.count))) }
+            try bytes.write(to: URL(fileURLWithPath: path))
+            do {
+                _ = try ONNXReader.read(path: path)
+                outcomes[0] += 1
+            } catch let error as EdgeError {
+                XCTAssertEqual(error.exitStatus, .badInput, error.description)
+                outcomes[1] += 1
+            }
+        }
+        XCTAssertGreaterThan(outcomes[1], 100, "most mutations should be rejected")
+    }
+
     func testDuplicateInitializerIsBadInput() throws {
         let t = ProtoBuild.tensor("w", .float, dims: [1]) { $0.floatData = [1] }
         var model = ProtoBuild.modelHolding(t)
@@ -100,5 +136,18 @@ final class ONNXBadInputTests: XCTestCase {
     func testMissingFileIsBadInput() {
         let error = badInputError { _ = try ONNXReader.read(path: "/nonexistent/dir/model.onnx") }
         XCTAssertTrue(error?.description.contains("/nonexistent/dir/model.onnx") ?? false, error?.description ?? "no error")
+    }
+}
+
+/// A small deterministic generator (SplitMix64) so fuzz rounds are reproducible.
+struct SplitMix64 {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 }
