@@ -85,4 +85,28 @@ public struct WeightInventory: Sendable {
             for sub in node.subgraphs { collectGenerated(sub, shapes: shapes, inSubgraph: true) }
         }
     }
+
+    /// Parameter tensors whose bytes equal an earlier tensor's of the same type and shape (in
+    /// storage order): weights a deduplicating exporter would share. They still count in
+    /// `parameterCount`, which counts storage; this says how much sharing could save.
+    public static func duplicates(in model: Model) -> (tensors: Int, elements: Int, bytes: Int) {
+        struct Key: Hashable { var dtype: DType; var shape: [Int] }
+        var groups: [Key: [Tensor]] = [:]
+        var result = (tensors: 0, elements: 0, bytes: 0)
+        for weight in model.graph.weights(recursive: true) {
+            let t = weight.tensor
+            guard isParameterType(t.dtype), t.elementCount > 1 else { continue }
+            let key = Key(dtype: t.dtype, shape: t.shape)
+            let seen = groups[key, default: []]
+            // Tensor equality compares bytes (cheap when storage is shared, exact otherwise).
+            if seen.contains(where: { $0 == t }) {
+                result.tensors += 1
+                result.elements += t.elementCount
+                result.bytes += t.byteCount
+            } else {
+                groups[key, default: []].append(t)
+            }
+        }
+        return result
+    }
 }

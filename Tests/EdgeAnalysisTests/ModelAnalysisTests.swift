@@ -65,6 +65,22 @@ final class ModelAnalysisTests: XCTestCase {
         XCTAssertEqual(a.nodes.map(\.parameters), [256, 256, 0])
     }
 
+    func testByteIdenticalTensorsCountByStorageAndAreReportedAsDuplicates() throws {
+        let ones = Tensor(shape: [2, 2], scalars: [Float(1), 1, 1, 1])
+        var other = ones
+        other.withUnsafeMutableBytes { $0.storeBytes(of: Float(2), as: Float.self) } // differs in one element
+        let nodes = [Node(opType: "Add", inputs: ["x", "a"], outputs: ["p"]), Node(opType: "Add", inputs: ["p", "b"], outputs: ["q"]),
+                     Node(opType: "Add", inputs: ["q", "c"], outputs: ["y"])]
+        let g = Graph(inputs: [input("x", [2, 2])], outputs: [output("y")],
+                      initializers: ["a": ones, "b": Tensor(shape: [2, 2], scalars: [Float(1), 1, 1, 1]), "c": other], nodes: nodes)
+        let m = model(g)
+        XCTAssertEqual(try ModelAnalysis(model: m).weights.parameterCount, 12)
+        let d = WeightInventory.duplicates(in: m)
+        XCTAssertEqual(d.tensors, 1)
+        XCTAssertEqual(d.elements, 4)
+        XCTAssertEqual(d.bytes, 16)
+    }
+
     func testConstantNodeWeightsMatchTheirInitializerTwin() throws {
         let w = Tensor(shape: [4, 3], scalars: (0..<12).map(Float.init))
         let b = Tensor(shape: [3], scalars: [Float(1), 2, 3])

@@ -161,6 +161,43 @@ def input_pins(path):
     return pins
 
 
+def independent_duplicates(path):
+    """Parameter tensors (initializers and Constant values, more than one element) whose bytes
+    equal an earlier one's of the same dtype and shape, in storage order."""
+    model = onnx.load(path)
+    seen = collections.defaultdict(list)
+    tensors = elements = 0
+
+    def visit(t):
+        nonlocal tensors, elements
+        if t.data_type in NOT_PARAMETERS or int(np.prod(t.dims)) <= 1:
+            return
+        arr = numpy_helper.to_array(t)
+        key = (t.data_type, tuple(t.dims))
+        raw = arr.tobytes()
+        if raw in seen[key]:
+            tensors += 1
+            elements += arr.size
+        else:
+            seen[key].append(raw)
+
+    def walk(graph):
+        for init in graph.initializer:
+            visit(init)
+        for n in graph.node:
+            if n.op_type == "Constant" and n.domain in ("", "ai.onnx") and n.attribute[0].name == "value":
+                visit(n.attribute[0].t)
+            for a in n.attribute:
+                if a.type == AttributeProto.GRAPH:
+                    walk(a.g)
+                elif a.type == AttributeProto.GRAPHS:
+                    for g in a.graphs:
+                        walk(g)
+
+    walk(model.graph)
+    return tensors, elements
+
+
 def onnx_shapes(path):
     """Static shapes of main-graph values according to onnx's own shape inference."""
     model = onnx.load(path, load_external_data=False)
@@ -227,6 +264,8 @@ def compare_with_independent(path):
     assert {d["dtype"]: d["bytes"] for d in r["bytesByDType"]} == c.bytes_by_dtype, path
     assert r["opCounts"] == dict(c.ops), path
     assert r["model"]["fileBytes"] == os.path.getsize(path)
+    dup_tensors, dup_elements = independent_duplicates(path)
+    assert (r["parameters"]["duplicateTensors"], r["parameters"]["duplicateElements"]) == (dup_tensors, dup_elements), path
     macs, missing = independent_macs(path)
     if missing == 0:
         ours = sum(l["macs"] for l in r["layers"] if l["graph"] == "" and l["op"] in ("Conv", "ConvTranspose", "Gemm", "MatMul"))

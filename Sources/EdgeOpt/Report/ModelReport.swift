@@ -43,6 +43,10 @@ public struct ModelReport: Codable, Sendable, Equatable {
         public var fromConstantOfShape: Int
         /// Parameter elements held by Constant nodes (included in `count`).
         public var fromConstantNodes: Int
+        /// Parameter tensors byte-identical to another of the same type and shape, and their
+        /// elements (included in `count`, which counts storage; sharing them would save this).
+        public var duplicateTensors: Int
+        public var duplicateElements: Int
     }
 
     public struct DTypeBytes: Codable, Sendable, Equatable {
@@ -129,13 +133,15 @@ extension ModelReport {
                              dims: analysis.shapes.dimBindings)
         let w = analysis.weights
         let params = w.entries.filter(\.isParameter)
+        let duplicates = WeightInventory.duplicates(in: model)
         let parameters = Parameters(
             count: w.parameterCount, bytes: w.parameterBytes,
             constantElements: w.constantElementCount, constantBytes: w.totalBytes - w.parameterBytes,
             tensors: w.entries.count,
             inSubgraphs: params.filter(\.inSubgraph).map(\.elements).reduce(0, +),
             fromConstantOfShape: params.filter { $0.kind == .constantOfShape }.map(\.elements).reduce(0, +),
-            fromConstantNodes: params.filter { $0.kind == .constantNode }.map(\.elements).reduce(0, +))
+            fromConstantNodes: params.filter { $0.kind == .constantNode }.map(\.elements).reduce(0, +),
+            duplicateTensors: duplicates.tensors, duplicateElements: duplicates.elements)
         let byDType = w.byDType.map { DTypeBytes(dtype: $0.key.description, tensors: $0.value.tensors, elements: $0.value.elements, bytes: $0.value.bytes) }
             .sorted { ($0.bytes, $1.dtype) > ($1.bytes, $0.dtype) }
         let types = analysis.shapes.types

@@ -66,6 +66,9 @@ extension ModelReport: RenderableReport {
         if parameters.inSubgraphs > 0 {
             facts.append(KeyValue("  in If/Loop/Scan bodies", Units.grouped(parameters.inSubgraphs)))
         }
+        if parameters.duplicateTensors > 0 {
+            facts.append(KeyValue("byte-identical copies", "\(parameters.duplicateTensors) tensors, \(Units.grouped(parameters.duplicateElements)) elements (counted; sharing would save them)"))
+        }
         return facts
     }
 
