@@ -12,9 +12,7 @@ import Synchronization
 /// A call made while the pool is already busy (a nested `parallelFor` from inside a body, or a
 /// second caller thread) runs serially on the calling thread instead of deadlocking.
 public final class ThreadPool: @unchecked Sendable {
-    // @unchecked Sendable: `body`/`count` are written by the caller only while every worker is
-    // parked (between the end of one call and the release of the next), and published by the
-    // atomic `generation` store / semaphore signal, which order them before the workers' reads.
+    // @unchecked Sendable: all mutable state lives in `Shared` (see there).
 
     /// Number of threads that run a `parallelFor`, the caller included.
     public let threadCount: Int
@@ -22,15 +20,49 @@ public final class ThreadPool: @unchecked Sendable {
     /// Active processor count (cores the process may run on).
     public static var defaultThreadCount: Int { max(1, ProcessInfo.processInfo.activeProcessorCount) }
 
-    private var body: ((Int, Int) -> Void)?
-    private var count = 0
-    private let generation = Atomic<Int>(0)
-    private let remaining = Atomic<Int>(0)
-    private let busy = Atomic<Bool>(false)
-    private let shuttingDown = Atomic<Bool>(false)
-    private let wake: [DispatchSemaphore]
-    private let done = DispatchSemaphore(value: 0)
-    private var threads: [Thread] = []
+    /// State the workers share with the pool. Workers hold it strongly and never touch the pool
+    /// object itself, so the pool can be released at any time (even before a worker thread has
+    /// started): its deinit asks the workers to exit and waits for them.
+    private final class Shared: @unchecked Sendable {
+        // @unchecked Sendable: `body`/`count` are written by the caller only while every worker is
+        // parked (between the end of one call and the release of the next), and published by the
+        // atomic `generation` store / semaphore signal, which order them before the workers' reads.
+        let threadCount: Int
+        var body: ((Int, Int) -> Void)?
+        var count = 0
+        let generation = Atomic<Int>(0)
+        let remaining = Atomic<Int>(0)
+        let busy = Atomic<Bool>(false)
+        let shuttingDown = Atomic<Bool>(false)
+        let wake: [DispatchSemaphore]
+        let done = DispatchSemaphore(value: 0)
+
+        init(threadCount: Int) {
+            self.threadCount = threadCount
+            wake = (0..<max(0, threadCount - 1)).map { _ in DispatchSemaphore(value: 0) }
+        }
+
+        func runRange(worker: Int, body: (Int, Int) -> Void) {
+            let lo = count * worker / threadCount, hi = count * (worker + 1) / threadCount
+            var i = lo
+            while i < hi { body(i, worker); i += 1 }
+        }
+
+        func workerLoop(_ w: Int) {
+            var seen = 0
+            while true {
+                _ = ThreadPool.spin { generation.load(ordering: .acquiring) != seen }
+                wake[w - 1].wait()
+                seen = generation.load(ordering: .acquiring)
+                if shuttingDown.load(ordering: .acquiring) { done.signal(); return }
+                if let body { runRange(worker: w, body: body) }
+                remaining.subtract(1, ordering: .releasing)
+                done.signal()
+            }
+        }
+    }
+
+    private let shared: Shared
 
     /// How long a worker (or the caller, waiting for workers) spins before it sleeps. Waking a
     /// sleeping thread took ~0.1 ms on the 2-vCPU benchmark VM — as long as a whole depthwise layer —
@@ -44,34 +76,40 @@ public final class ThreadPool: @unchecked Sendable {
         return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
     }
 
-    /// Spins until `done()` or the spin budget is spent; true if `done()` became true.
-    @inline(__always) private static func spin(until done: () -> Bool) -> Bool {
+    /// Spins until `done()` or the spin budget is spent; true if `done()` became true. After the
+    /// first 20 µs it yields the CPU between checks: on a loaded machine the thread it waits for
+    /// may be queued on this very CPU, and a pure spin would then only delay it.
+    @inline(__always) fileprivate static func spin(until done: () -> Bool) -> Bool {
         let start = monotonicNanoseconds()
         var i = 0
         while !done() {
             i &+= 1
-            if i & 255 == 0 && monotonicNanoseconds() &- start > spinNanoseconds { return false }
+            if i & 255 == 0 {
+                let elapsed = monotonicNanoseconds() &- start
+                if elapsed > spinNanoseconds { return false }
+                if elapsed > 20_000 { sched_yield() }
+            }
         }
         return true
     }
 
     public init(threads: Int = ThreadPool.defaultThreadCount) {
         threadCount = max(1, threads)
-        wake = (0..<max(0, threadCount - 1)).map { _ in DispatchSemaphore(value: 0) }
+        let shared = Shared(threadCount: threadCount)
+        self.shared = shared
         for w in 1..<max(1, threadCount) {
-            let t = Thread { [unowned self] in self.workerLoop(w) }
+            let t = Thread { shared.workerLoop(w) }
             t.name = "edgeopt-worker-\(w)"
             t.stackSize = 1 << 20
-            self.threads.append(t)
             t.start()
         }
     }
 
     deinit {
-        shuttingDown.store(true, ordering: .sequentiallyConsistent)
-        generation.add(1, ordering: .sequentiallyConsistent)
-        for s in wake { s.signal() }
-        for _ in threads { done.wait() }
+        shared.shuttingDown.store(true, ordering: .sequentiallyConsistent)
+        shared.generation.add(1, ordering: .sequentiallyConsistent)
+        for s in shared.wake { s.signal() }
+        for _ in shared.wake { shared.done.wait() }
     }
 
     /// Runs `body(index)` for every index in `0..<count`, split across the pool; returns when all ran.
@@ -83,41 +121,23 @@ public final class ThreadPool: @unchecked Sendable {
     /// so a body can use per-worker scratch memory.
     public func parallelFor(_ count: Int, _ body: (_ index: Int, _ worker: Int) -> Void) {
         if count <= 0 { return }
+        let s = shared
         if threadCount == 1 || count == 1
-            || !busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged {
+            || !s.busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged {
             for i in 0..<count { body(i, 0) }
             return
         }
         withoutActuallyEscaping(body) { escaping in
-            self.body = escaping
-            self.count = count
-            remaining.store(threadCount - 1, ordering: .relaxed)
-            generation.add(1, ordering: .releasing)
-            for s in wake { s.signal() }
-            runRange(worker: 0, body: escaping)
-            _ = Self.spin { remaining.load(ordering: .acquiring) == 0 }
-            for _ in wake { done.wait() }
-            self.body = nil
+            s.body = escaping
+            s.count = count
+            s.remaining.store(threadCount - 1, ordering: .relaxed)
+            s.generation.add(1, ordering: .releasing)
+            for w in s.wake { w.signal() }
+            s.runRange(worker: 0, body: escaping)
+            _ = Self.spin { s.remaining.load(ordering: .acquiring) == 0 }
+            for _ in s.wake { s.done.wait() }
+            s.body = nil
         }
-        busy.store(false, ordering: .releasing)
-    }
-
-    private func runRange(worker: Int, body: (Int, Int) -> Void) {
-        let lo = count * worker / threadCount, hi = count * (worker + 1) / threadCount
-        var i = lo
-        while i < hi { body(i, worker); i += 1 }
-    }
-
-    private func workerLoop(_ w: Int) {
-        var seen = 0
-        while true {
-            _ = Self.spin { generation.load(ordering: .acquiring) != seen }
-            wake[w - 1].wait()
-            seen = generation.load(ordering: .acquiring)
-            if shuttingDown.load(ordering: .acquiring) { done.signal(); return }
-            if let body { runRange(worker: w, body: body) }
-            remaining.subtract(1, ordering: .releasing)
-            done.signal()
-        }
+        s.busy.store(false, ordering: .releasing)
     }
 }

@@ -79,6 +79,31 @@ final class ThreadPoolTests: XCTestCase {
         XCTAssertEqual(sums, [45, 45, 45, 45])
     }
 
+    func testPoolsCanBeReleasedAtAnyTime() {
+        // Released before its worker has started, right after a call (worker still spinning),
+        // and after sleeping: each must shut its worker down without touching freed memory.
+        for i in 0..<200 {
+            let pool = ThreadPool(threads: 2)
+            if i % 2 == 1 {
+                var sum = [Int](repeating: 0, count: 2)
+                sum.withUnsafeMutableBufferPointer { s in
+                    let p = s.baseAddress!
+                    pool.parallelFor(2) { j, _ in p[j] = j + 1 }
+                }
+                XCTAssertEqual(sum, [1, 2])
+            }
+        }
+        let sleepy = ThreadPool(threads: 2)
+        sleepy.parallelFor(4) { _ in }
+        usleep(2_000)  // past the spin budget: the worker is asleep on its semaphore
+        var hits = [Int](repeating: 0, count: 4)
+        hits.withUnsafeMutableBufferPointer { h in
+            let p = h.baseAddress!
+            sleepy.parallelFor(4) { i in p[i] += 1 }
+        }
+        XCTAssertEqual(hits, [1, 1, 1, 1])
+    }
+
     func testSingleThreadPoolRunsOnCaller() {
         let pool = ThreadPool(threads: 1)
         var order = [Int]()
