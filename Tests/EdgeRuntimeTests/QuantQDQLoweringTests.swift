@@ -103,6 +103,32 @@ final class QuantQDQLoweringTests: XCTestCase {
         XCTAssertEqual(float.scalars(as: Float.self), [-1.25, 6.5])
     }
 
+    /// MatMul of two activations (attention's Q·Kᵀ form): both operands quantized at run time.
+    func testMatMulOfTwoActivations() throws {
+        var g = Graph(name: "qdq_matmul")
+        g.inputs = [ValueInfo(name: "a", tensor: TensorType(.float, fixed: [1, 2])),
+                    ValueInfo(name: "b", tensor: TensorType(.float, fixed: [2, 1]))]
+        g.outputs = [ValueInfo(name: "y", type: nil)]
+        g.initializers["as"] = .scalar(Float(0.5)); g.initializers["az"] = .scalar(UInt8(10))
+        g.initializers["bs"] = .scalar(Float(0.5)); g.initializers["bz"] = .scalar(Int8(0))
+        g.initializers["ys"] = .scalar(Float(0.5)); g.initializers["yz"] = .scalar(Int8(0))
+        g.nodes = [
+            Node(name: "qa", opType: "QuantizeLinear", inputs: ["a", "as", "az"], outputs: ["aq"]),
+            Node(name: "dqa", opType: "DequantizeLinear", inputs: ["aq", "as", "az"], outputs: ["af"]),
+            Node(name: "qb", opType: "QuantizeLinear", inputs: ["b", "bs", "bz"], outputs: ["bq"]),
+            Node(name: "dqb", opType: "DequantizeLinear", inputs: ["bq", "bs", "bz"], outputs: ["bf"]),
+            Node(name: "mm", opType: "MatMul", inputs: ["af", "bf"], outputs: ["c"]),
+            Node(name: "qy", opType: "QuantizeLinear", inputs: ["c", "ys", "yz"], outputs: ["yq"]),
+            Node(name: "dqy", opType: "DequantizeLinear", inputs: ["yq", "ys", "yz"], outputs: ["y"]),
+        ]
+        let model = Model(opsetImports: [OpsetImport(domain: "", version: 13)], graph: g)
+        XCTAssertEqual(QDQLowering.lower(model).loweredNodes, 1)
+        // a → q [12, 16] → [2, 6]; b → q [2, 5]; acc 2·2 + 6·5 = 34; ·(0.5·0.5/0.5) = 17 → 8.5.
+        let feeds = ["a": Tensor(shape: [1, 2], scalars: [Float(1), 3]), "b": Tensor(shape: [2, 1], scalars: [Float(1), 2.5])]
+        XCTAssertEqual(try QuantTestGraph.run(model, feeds, integerQDQ: true)["y"]!.scalars(as: Float.self), [8.5])
+        XCTAssertEqual(try QuantTestGraph.run(model, feeds, integerQDQ: false)["y"]!.scalars(as: Float.self), [8.5])
+    }
+
     func testGraphOutputBetweenOpAndQuantizeIsNotFused() {
         var model = convModel(relu: false)
         model.graph.outputs.append(ValueInfo(name: "c", type: nil))

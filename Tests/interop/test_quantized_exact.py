@@ -83,3 +83,68 @@ def test_quantized_digits_match_onnxruntime(name, quantized_models, eval_data, r
     # Integer-exact: the logits are DequantizeLinear of identical uint8 values.
     assert differing == 0, f"{differing} logits differ (max {diff.max()})"
 
+
+
+def test_quantized_attention_model_is_exact_up_to_softmax(models_dir, eval_data, run_edgeopt, tmp_path):
+    """models/digits_attention.onnx (a tiny ViT) quantized to QDQ: onnxruntime fuses every
+    quantized op — Conv, Gemm, MatMul with constant weights and MatMul of two activations
+    (Q·Kᵀ, P·V) into QLinearConv/QGemm/QLinearMatMul, Add/Mul into QLinearAdd/QLinearMul,
+    Softmax into QLinearSoftmax. edgeopt runs the first three as integer kernels and the rest as
+    float DQ → op → Q. Every quantized tensor before the first Softmax must be bit-identical.
+    onnxruntime's QLinearSoftmax is a lookup-table approximation (exp table in float, output
+    scale truncated to floor(1/y_scale)), not the ONNX float Softmax, so from there on values may
+    differ by quantization steps; the final top-1 agreement is printed and must stay ≥ 99 %."""
+    import onnx
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    calib = load_npz(models_dir / "digits_calib.npz")["input"]
+
+    class Reader(CalibrationDataReader):
+        def __init__(self):
+            self.items = iter([{"input": calib[i:i + 1]} for i in range(len(calib))])
+
+        def get_next(self):
+            return next(self.items, None)
+
+    pre, quantized = tmp_path / "vit_pre.onnx", tmp_path / "vit_qdq.onnx"
+    quant_pre_process(str(models_dir / "digits_attention.onnx"), str(pre))
+    quantize_static(str(pre), str(quantized), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
+                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+
+    # Expose every QuantizeLinear output (the integer tensors) as a graph output.
+    model = onnx.load(str(quantized))
+    producer = {o: n for n in model.graph.node for o in n.output}
+    q_nodes = [n for n in model.graph.node if n.op_type == "QuantizeLinear"]
+    for n in q_nodes:
+        model.graph.output.append(onnx.helper.make_tensor_value_info(n.output[0], onnx.TensorProto.UINT8, None))
+    probe = tmp_path / "vit_probe.onnx"
+    onnx.save(model, str(probe))
+
+    x = eval_data["input"]
+    ort_outputs = ort_run(probe, {"input": x})
+    np.save(tmp_path / "input.npy", x)
+    result = run_edgeopt("run", probe, "--input", f"input={tmp_path / 'input.npy'}",
+                         "--output", tmp_path / "out.npz", "--threads", "1")
+    assert result.code == 0, str(result)
+    ours = load_npz(tmp_path / "out.npz")
+
+    compared = 0
+    for k, n in enumerate(q_nodes):
+        source = producer.get(n.input[0])
+        if source is not None and source.op_type == "Softmax":
+            break
+        theirs = ort_outputs[1 + k]
+        mine = ours[n.output[0]]
+        assert np.array_equal(mine, theirs), (
+            f"{n.output[0]} (after {source.op_type if source else 'input'}): "
+            f"{np.count_nonzero(mine != theirs)} of {mine.size} values differ")
+        compared += 1
+    assert compared >= 20, "expected the quantized tensors before the first Softmax to be compared"
+
+    logits_ort, logits = ort_outputs[0], ours[model.graph.output[0].name]
+    diff = np.abs(logits.astype(np.float64) - logits_ort)
+    agreement = float(np.mean(logits.argmax(1) == logits_ort.argmax(1)))
+    print(f"digits_attention QDQ: {compared} quantized tensors before the first Softmax bit-exact; logits max abs diff "
+          f"{diff.max():.4g}, {np.count_nonzero(diff)}/{diff.size} differ, top-1 agreement {agreement:.4f}")
+    assert agreement >= 0.99

@@ -24,7 +24,8 @@ import Foundation
 /// (Q is monotone, so Q(clip(y, lo, hi)) = clamp(Q(y), Q(lo), Q(hi)); Q(0) = zy for Relu).
 ///
 /// Conditions (else the nodes run as written, in float): x's DQ and the Q are per tensor with
-/// constant float32 scales and constant 8-bit zero points; w is a constant 8-bit tensor with a
+/// constant float32 scales and constant 8-bit zero points; w is a constant 8-bit tensor (for
+/// MatMul also a run-time 8-bit tensor with a per-tensor scale and constant zero point) with a
 /// constant per-tensor or per-output-channel scale (Conv axis 0, Gemm axis 0 with transB = 1 or
 /// axis 1 without, MatMul axis 1 of a 2-D weight), no block_size; Gemm has alpha = beta = 1 and
 /// transA = 0; the float result and the activation output feed only that Q and are not graph outputs.
@@ -112,14 +113,22 @@ public enum QDQLowering {
                   let dqW = standard(node.input(1).flatMap { producers[$0] }, "DequantizeLinear"),
                   (dqX.int("block_size") ?? 0) == 0, (dqW.int("block_size") ?? 0) == 0,
                   let xScale = scalarScale(constant(dqX, 1)), let xZero = zeroPoint(dqX, 2),
-                  let wq = constant(dqW, 0), wq.dtype == .int8 || wq.dtype == .uint8,
                   let wScaleTensor = constant(dqW, 1), wScaleTensor.dtype == .float
             else { continue }
+            // A constant weight; or, for MatMul, a second activation (attention's Q·Kᵀ, P·V) with a
+            // per-tensor scale and a constant zero point that fixes its type.
+            let wq = constant(dqW, 0)
+            if let wq {
+                guard wq.dtype == .int8 || wq.dtype == .uint8 else { continue }
+            } else {
+                guard baseOp == "MatMul", wScaleTensor.elementCount == 1, zeroPoint(dqW, 2) != nil else { continue }
+            }
+            let wType = wq?.dtype ?? constant(dqW, 2)!.dtype
             let wScales = wScaleTensor.scalars(as: Float.self)
             // Weight zero point: absent means 0 of the weight's type.
             var wZero: Tensor? = nil
             if dqW.input(2) != nil {
-                guard let z = constant(dqW, 2), z.dtype == wq.dtype, z.elementCount == wScales.count else { continue }
+                guard let z = constant(dqW, 2), z.dtype == wType, z.elementCount == wScales.count else { continue }
                 wZero = z
             }
 
@@ -129,21 +138,21 @@ public enum QDQLowering {
             let channelAxis: Int
             switch baseOp {
             case "Conv":
-                guard wq.rank >= 3 else { continue }
+                guard let wq, wq.rank >= 3 else { continue }
                 channels = wq.shape[0]; channelAxis = 0
             case "Gemm":
-                guard wq.rank == 2, (node.int("transA") ?? 0) == 0, (node.float("alpha") ?? 1) == 1,
+                guard let wq, wq.rank == 2, (node.int("transA") ?? 0) == 0, (node.float("alpha") ?? 1) == 1,
                       (node.float("beta") ?? 1) == 1 else { continue }
                 transB = (node.int("transB") ?? 0) != 0
                 channels = transB ? wq.shape[0] : wq.shape[1]; channelAxis = transB ? 0 : 1
             default:
-                guard wq.rank == 2, node.inputs.count == 2 else { continue }
-                channels = wq.shape[1]; channelAxis = 1
+                guard node.inputs.count == 2, wq == nil || wq!.rank == 2 else { continue }
+                channels = wq?.shape[1] ?? 1; channelAxis = 1
             }
             if wScales.count != 1 {
                 let axis = Int(dqW.int("axis") ?? 1)
                 guard wScaleTensor.rank == 1, wScales.count == channels,
-                      axis == channelAxis || axis + wq.rank == channelAxis else { continue }
+                      axis == channelAxis || axis + (wq?.rank ?? 2) == channelAxis else { continue }
             }
 
             // Optional Relu / Clip, then the QuantizeLinear.
@@ -221,7 +230,7 @@ public enum QDQLowering {
 
             // The weight as the integer kernel wants it ([K, N] for the matrix forms).
             var weightName = dqW.inputs[0]
-            if transB {
+            if transB, let wq {
                 weightName = freshName("\(weightName)_edgeopt_transposed")
                 newInitializers.append((weightName, transposed(wq)))
             }
