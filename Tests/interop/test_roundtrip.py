@@ -84,9 +84,20 @@ def run(sess, feeds: dict) -> list:
     values = {}
     for name, v in feeds.items():
         if isinstance(v, np.ndarray) and any(e in str(v.dtype) for e in EXOTIC):
-            if v.dtype.itemsize not in (1, 2) or any(e in str(v.dtype) for e in ("int4", "float4", "int2")):
-                raise RuntimeError(f"cannot feed {v.dtype} inputs to onnxruntime from Python")
             storage = np.ascontiguousarray(v).view(np.uint8 if v.dtype.itemsize == 1 else np.uint16)
+            bits = 4 if any(e in str(v.dtype) for e in ("int4", "float4")) else 2 if "int2" in str(v.dtype) else 0
+            if bits:
+                # onnxruntime takes the shape from the array but reads the bytes packed, low bits
+                # first; the packed bytes go at the front of an array of the logical shape.
+                codes = storage.reshape(-1) & ((1 << bits) - 1)
+                per_byte = 8 // bits
+                codes = np.append(codes, np.zeros((-len(codes)) % per_byte, np.uint8)).reshape(-1, per_byte)
+                packed = np.zeros(len(codes), np.uint8)
+                for k in range(per_byte):
+                    packed |= (codes[:, k] << (bits * k)).astype(np.uint8)
+                buffer = np.zeros(v.size, np.uint8)
+                buffer[:len(packed)] = packed
+                storage = buffer.reshape(v.shape)
             values[name] = ort.OrtValue.ortvalue_from_numpy_with_onnx_type(
                 storage, onnx.helper.np_dtype_to_tensor_dtype(v.dtype))
         else:
