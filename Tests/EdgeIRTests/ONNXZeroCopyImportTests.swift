@@ -58,6 +58,19 @@ final class ONNXZeroCopyImportTests: XCTestCase {
         XCTAssertFalse(value.storage is DataStorage, "the decoder should not have copied this tensor")
     }
 
+    func testOverwritingTheMappedModelFileIsSafe() throws {
+        // The IR maps the old file; writing to the same path renames a new file over it, so the
+        // mapped bytes (the old inode) stay intact while they are read for the new file.
+        let dir = try TemporaryDirectory()
+        let weights = values(100_000, seed: 3)
+        let t = ProtoBuild.tensor("w", .float, dims: [100_000]) { $0.rawData = Data(values: weights) }
+        let path = try write(ProtoBuild.modelHolding(t), in: dir)
+        let model = try ONNXReader.read(path: path)
+        try ONNXWriter.write(model, to: path)
+        XCTAssertEqual(model.graph.initializers["w"]?.scalars(as: Float.self), weights)
+        XCTAssertEqual(try ONNXReader.read(path: path).graph.initializers["w"]?.scalars(as: Float.self), weights)
+    }
+
     func testSizeMismatchIsStillReportedForMappedData() throws {
         let dir = try TemporaryDirectory()
         let t = ProtoBuild.tensor("w", .float, dims: [4096]) { $0.rawData = Data(count: 8000) }
