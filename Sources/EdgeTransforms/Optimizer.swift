@@ -41,6 +41,8 @@ public struct OptimizeReport: Codable, Sendable, Equatable {
     public var rolledBack: [String] { pipeline.rolledBack.map(\.name) }
     /// True when any pass was rolled back or the final check failed.
     public var checkFailed: Bool
+    /// Engine latency of the original and the optimized (fused) model, with `--benchmark`.
+    public var latency: LatencyComparison?
 }
 
 public enum Optimizer {

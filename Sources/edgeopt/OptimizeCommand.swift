@@ -55,10 +55,18 @@ struct OptimizeCommand: ParsableCommand {
     @Option(name: .customLong("dim"), help: ArgumentHelp("Value of a symbolic input dimension in the check (default 1), e.g. batch=2 (repeatable).", valueName: "name=value"))
     var dimArguments: [String] = []
 
+    @Option(help: "Also time the engine on the original and the optimized model: median of this many runs each.")
+    var benchmark: Int?
+
+    @Option(help: "Worker threads for --benchmark (default 1).")
+    var threads: Int = 1
+
     @Flag(name: .shortAndLong, help: "Log each pass on stderr.")
     var verbose = false
 
     func validate() throws {
+        if let benchmark, benchmark < 1 { throw ValidationError("--benchmark needs at least 1 run") }
+        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
         guard ["table", "json"].contains(format) else { throw ValidationError("--format must be table or json") }
         guard tolerance >= 0, tolerance.isFinite else { throw ValidationError("--tolerance must be a non-negative number") }
         do { _ = try PassRegistry.passes(for: passes) } catch let error as EdgeError { throw ValidationError(error.message) }
@@ -98,13 +106,25 @@ struct OptimizeCommand: ParsableCommand {
                 }
                 options.data = [feed]
             }
-            let (_, lowered, partial) = try Optimizer.optimize(source, options: options)
+            let (optimized, lowered, partial) = try Optimizer.optimize(source, options: options)
             var report = partial
+            if let benchmark {
+                report.latency = try LatencyBenchmark.compare(source, optimized, runs: benchmark, threads: threads, seed: seed,
+                                                              dims: options.dims)
+            }
             report.model = model
             report.output = output
             try ONNXWriter.write(lowered, to: output, externalData: externalData ? .always(threshold: 1024) : .automatic)
-            report.inputBytes = fileSize(model)
+            report.inputBytes = fileSize(model) + externalDataSize(of: source, next: model)
             report.outputBytes = fileSize(output) + (externalData ? fileSize(output + ".data") : 0)
+            let converting = (targetOpset ?? 0) > Int(source.onnxOpsetVersion ?? 0)
+            if !converting, let a = report.inputBytes, let b = report.outputBytes, b > a {
+                // The promise is "never larger" (onnxsim #309); hand back the model as it came in.
+                try ONNXWriter.write(source, to: output, externalData: externalData ? .always(threshold: 1024) : .automatic)
+                report.finalCheck = "the optimized model (\(b) bytes) was larger than the input (\(a) bytes); wrote the input model instead"
+                report.checkFailed = true
+                report.outputBytes = fileSize(output) + (externalData ? fileSize(output + ".data") : 0)
+            }
             print(format == "json" ? try json(report) : table(report), terminator: "")
             if report.checkFailed {
                 printError("check failed: \(report.rolledBack.isEmpty ? (report.finalCheck ?? "") : "rolled back " + report.rolledBack.joined(separator: ", "))")
@@ -112,6 +132,15 @@ struct OptimizeCommand: ParsableCommand {
             }
             return .success
         }
+    }
+
+    /// Bytes of the external data files the input model references (they count towards its size).
+    func externalDataSize(of model: Model, next path: String) -> Int {
+        let directory = URL(fileURLWithPath: path).deletingLastPathComponent()
+        let files = Set((try? FileManager.default.contentsOfDirectory(atPath: directory.path))?.filter { name in
+            name.hasSuffix(".data") && name.hasPrefix(URL(fileURLWithPath: path).lastPathComponent)
+        } ?? [])
+        return files.reduce(0) { $0 + fileSize(directory.appendingPathComponent($1).path) }
     }
 
     func fileSize(_ path: String) -> Int {
@@ -146,6 +175,10 @@ struct OptimizeCommand: ParsableCommand {
             lines.append("check: off")
         }
         if !r.rolledBack.isEmpty { lines.append("rolled back: \(r.rolledBack.joined(separator: ", "))") }
+        if let l = r.latency {
+            lines.append(String(format: "engine latency (median of %d, %d thread(s)): %.3f ms → %.3f ms (%.2f×)",
+                                l.runs, l.threads, l.beforeMedianMs, l.afterMedianMs, l.speedup))
+        }
         return lines.joined(separator: "\n") + "\n"
     }
 }

@@ -24,13 +24,14 @@ public struct EliminateNoOps: GraphPass {
         let types = (try? ShapeInference.infer(graph: graph, opsetImports: context.opsetImports).types) ?? [:]
         var rewrites = 0
         var i = 0
+        var index = GraphIndex(graph)
         while i < graph.nodes.count {
             let node = graph.nodes[i]
-            let index = GraphIndex(graph)
-            if let input = node.input(0), let output = node.outputs.first, node.outputs.count == 1,
+            if node.isOp("Cast", "Reshape", "Transpose", "Pad", "Slice"), let input = node.input(0), let output = node.outputs.first, node.outputs.count == 1,
                isNoOp(node, index: index, types: types, opset: context.opset), graph.forward(output, to: input) {
                 graph.nodes.remove(at: i)
                 rewrites += 1
+                index = GraphIndex(graph)
             } else {
                 i += 1
             }
