@@ -221,7 +221,8 @@ struct GEMMDriver {
             if rows == mr && cols == nr {
                 ks.tile(kcb, ap, bp, cTile, ldc, accumulate)
             } else {
-                ks.tile(kcb, ap, bp, tileBuf, nr, false)
+                if cols <= nr / 2, let half = ks.tileHalf { half(kcb, ap, bp, tileBuf, nr, false) }
+                else { ks.tile(kcb, ap, bp, tileBuf, nr, false) }
                 for r in 0..<rows {
                     let dst = cTile + r * ldc, src = tileBuf + r * nr
                     if accumulate { for t in 0..<cols { dst[t] += src[t] } } else { dst.update(from: src, count: cols) }
@@ -239,7 +240,8 @@ struct GEMMDriver {
                 ks.epilogueBlock(cTile, ldc, rows, cols, rowBias, colBias, code, p0, p1)
             }
         case let .int32(c, ldc):
-            ks.tile(kcb, ap, bp, tileBuf, nr, false)
+            if cols <= nr / 2, let half = ks.tileHalf { half(kcb, ap, bp, tileBuf, nr, false) }
+            else { ks.tile(kcb, ap, bp, tileBuf, nr, false) }
             let cTile = c + i * ldc + j
             for r in 0..<rows {
                 let dst = cTile + r * ldc, src = tileBuf + r * nr

@@ -56,6 +56,8 @@ struct KernelSet: Sendable {
     let mr: Int, nr: Int, kc: Int, mc: Int, nc: Int
     let tile: Tile
     let tile1: RowTile
+    /// MR × NR/2 tile over the left half of a packed NR panel (nil where not provided).
+    let tileHalf: Tile?
     let epilogueRow: RowEpilogue
     let epilogueBlock: BlockEpilogue
     let depthwisePlane: Depthwise
@@ -64,21 +66,21 @@ struct KernelSet: Sendable {
 
     static let portable = KernelSet(
         isa: .portable, mr: PortableKernels.mr, nr: PortableKernels.nr, kc: 256, mc: 128, nc: 4096,
-        tile: PortableKernels.tile, tile1: PortableKernels.tile1, epilogueRow: PortableKernels.epilogueRow, epilogueBlock: PortableKernels.epilogueBlock,
+        tile: PortableKernels.tile, tile1: PortableKernels.tile1, tileHalf: nil, epilogueRow: PortableKernels.epilogueRow, epilogueBlock: PortableKernels.epilogueBlock,
         depthwisePlane: PortableKernels.depthwisePlane, depthwiseScratchCount: PortableKernels.depthwiseScratchCount,
         floatToHalf: PortableKernels.floatToHalf, halfToFloat: PortableKernels.halfToFloat,
         floatToBFloat16: PortableKernels.floatToBFloat16, bfloat16ToFloat: PortableKernels.bfloat16ToFloat)
 
     static let avx2 = KernelSet(
         isa: .avx2, mr: AVX2Kernels.mr, nr: AVX2Kernels.nr, kc: 256, mc: 144, nc: 4096,
-        tile: AVX2Kernels.tile, tile1: AVX2Kernels.tile1, epilogueRow: AVX2Kernels.epilogueRow, epilogueBlock: AVX2Kernels.epilogueBlock,
+        tile: AVX2Kernels.tile, tile1: AVX2Kernels.tile1, tileHalf: nil, epilogueRow: AVX2Kernels.epilogueRow, epilogueBlock: AVX2Kernels.epilogueBlock,
         depthwisePlane: AVX2Kernels.depthwisePlane, depthwiseScratchCount: AVX2Kernels.depthwiseScratchCount,
         floatToHalf: AVX2Kernels.floatToHalf, halfToFloat: AVX2Kernels.halfToFloat,
         floatToBFloat16: AVX2Kernels.floatToBFloat16, bfloat16ToFloat: AVX2Kernels.bfloat16ToFloat)
 
     static let avx512 = KernelSet(
         isa: .avx512, mr: AVX512Kernels.mr, nr: AVX512Kernels.nr, kc: 256, mc: 168, nc: 4096,
-        tile: AVX512Kernels.tile, tile1: AVX512Kernels.tile1, epilogueRow: AVX512Kernels.epilogueRow, epilogueBlock: AVX512Kernels.epilogueBlock,
+        tile: AVX512Kernels.tile, tile1: AVX512Kernels.tile1, tileHalf: AVX512Kernels.tileHalf, epilogueRow: AVX512Kernels.epilogueRow, epilogueBlock: AVX512Kernels.epilogueBlock,
         depthwisePlane: AVX512Kernels.depthwisePlane, depthwiseScratchCount: AVX512Kernels.depthwiseScratchCount,
         floatToHalf: AVX512Kernels.floatToHalf, halfToFloat: AVX512Kernels.halfToFloat,
         floatToBFloat16: AVX512Kernels.floatToBFloat16, bfloat16ToFloat: AVX512Kernels.bfloat16ToFloat)

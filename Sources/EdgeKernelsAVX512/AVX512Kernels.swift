@@ -85,6 +85,75 @@ public enum AVX512Kernels {
     }
     @inline(__always) static func load(_ p: UnsafeMutablePointer<Float>) -> SIMD16<Float> { UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self) }
     @inline(__always) static func store(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD16<Float>.self) }
+    /// 14×16 tile on the left half of a 32-wide B panel (B row stride 32): for a last panel
+    /// with at most 16 real columns, it skips the FMAs a full tile would spend on zero padding.
+    public static func tileHalf(_ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
+                                _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ accumulate: Bool) {
+        var c0 = SIMD16<Float>(repeating: 0)
+        var c1 = SIMD16<Float>(repeating: 0)
+        var c2 = SIMD16<Float>(repeating: 0)
+        var c3 = SIMD16<Float>(repeating: 0)
+        var c4 = SIMD16<Float>(repeating: 0)
+        var c5 = SIMD16<Float>(repeating: 0)
+        var c6 = SIMD16<Float>(repeating: 0)
+        var c7 = SIMD16<Float>(repeating: 0)
+        var c8 = SIMD16<Float>(repeating: 0)
+        var c9 = SIMD16<Float>(repeating: 0)
+        var c10 = SIMD16<Float>(repeating: 0)
+        var c11 = SIMD16<Float>(repeating: 0)
+        var c12 = SIMD16<Float>(repeating: 0)
+        var c13 = SIMD16<Float>(repeating: 0)
+        var pa = a, pb = b
+        for _ in 0..<kc {
+            let b0 = UnsafeRawPointer(pb).loadUnaligned(as: SIMD16<Float>.self)
+            c0 = c0.addingProduct(SIMD16<Float>(repeating: pa[0]), b0)
+            c1 = c1.addingProduct(SIMD16<Float>(repeating: pa[1]), b0)
+            c2 = c2.addingProduct(SIMD16<Float>(repeating: pa[2]), b0)
+            c3 = c3.addingProduct(SIMD16<Float>(repeating: pa[3]), b0)
+            c4 = c4.addingProduct(SIMD16<Float>(repeating: pa[4]), b0)
+            c5 = c5.addingProduct(SIMD16<Float>(repeating: pa[5]), b0)
+            c6 = c6.addingProduct(SIMD16<Float>(repeating: pa[6]), b0)
+            c7 = c7.addingProduct(SIMD16<Float>(repeating: pa[7]), b0)
+            c8 = c8.addingProduct(SIMD16<Float>(repeating: pa[8]), b0)
+            c9 = c9.addingProduct(SIMD16<Float>(repeating: pa[9]), b0)
+            c10 = c10.addingProduct(SIMD16<Float>(repeating: pa[10]), b0)
+            c11 = c11.addingProduct(SIMD16<Float>(repeating: pa[11]), b0)
+            c12 = c12.addingProduct(SIMD16<Float>(repeating: pa[12]), b0)
+            c13 = c13.addingProduct(SIMD16<Float>(repeating: pa[13]), b0)
+            pa += 14; pb += 32
+        }
+        if accumulate {
+            store(c0 + load(c + 0 * ldc), c + 0 * ldc)
+            store(c1 + load(c + 1 * ldc), c + 1 * ldc)
+            store(c2 + load(c + 2 * ldc), c + 2 * ldc)
+            store(c3 + load(c + 3 * ldc), c + 3 * ldc)
+            store(c4 + load(c + 4 * ldc), c + 4 * ldc)
+            store(c5 + load(c + 5 * ldc), c + 5 * ldc)
+            store(c6 + load(c + 6 * ldc), c + 6 * ldc)
+            store(c7 + load(c + 7 * ldc), c + 7 * ldc)
+            store(c8 + load(c + 8 * ldc), c + 8 * ldc)
+            store(c9 + load(c + 9 * ldc), c + 9 * ldc)
+            store(c10 + load(c + 10 * ldc), c + 10 * ldc)
+            store(c11 + load(c + 11 * ldc), c + 11 * ldc)
+            store(c12 + load(c + 12 * ldc), c + 12 * ldc)
+            store(c13 + load(c + 13 * ldc), c + 13 * ldc)
+        } else {
+            store(c0, c + 0 * ldc)
+            store(c1, c + 1 * ldc)
+            store(c2, c + 2 * ldc)
+            store(c3, c + 3 * ldc)
+            store(c4, c + 4 * ldc)
+            store(c5, c + 5 * ldc)
+            store(c6, c + 6 * ldc)
+            store(c7, c + 7 * ldc)
+            store(c8, c + 8 * ldc)
+            store(c9, c + 9 * ldc)
+            store(c10, c + 10 * ldc)
+            store(c11, c + 11 * ldc)
+            store(c12, c + 12 * ldc)
+            store(c13, c + 13 * ldc)
+        }
+    }
     /// One row of C: c[0..<32] (+)= Σ_k a[k]·b[k·32..<(k+1)·32] — the small-M (GEMV-like) path,
     /// with k unrolled by two into independent accumulators so FMA latency is hidden.
     public static func tile1(_ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
