@@ -38,9 +38,13 @@ public final class ConvWeights: @unchecked Sendable {
             let zp = zeroPoints.count == 1 ? zeroPoints[0] : zeroPoints[i / per]
             f[i] = Float(raw - zp)
         }
-        // The depthwise direct kernel is not used for int8, so force the GEMM layout.
+        // Depthwise 2-D keeps the direct kernel when its per-output sums stay exact (≤ 256 taps,
+        // see convInt8); otherwise the geometry is lifted to 3-D so the GEMM path takes it.
         var gg = g
-        if g.isDepthwise2D { gg.inputSize.append(1); gg.kernelSize.append(1); gg.strides.append(1); gg.dilations.append(1); gg.padsBegin.append(0); gg.padsEnd.append(0) }
+        if g.isDepthwise2D && g.kernelPlane > 256 {
+            gg.inputSize.append(1); gg.kernelSize.append(1); gg.strides.append(1); gg.dilations.append(1)
+            gg.padsBegin.append(0); gg.padsEnd.append(0)
+        }
         self.init(weights: f, geometry: gg, isa: isa)
     }
 
@@ -87,6 +91,18 @@ extension Kernels {
         let g = weights.geometry, ks = weights.kernels
         precondition(ks.kc <= 256, "int8 exactness needs k-blocks of at most 256")
         let inImage = g.inChannels * g.inputPlane, outImage = g.outChannels * g.outputPlane
+        if g.isDepthwise2D {
+            // Direct depthwise kernel on (x − zx) and (w − zw): ≤ 256 taps of products ≤ 65025 sum
+            // to < 2²⁴, so the float result is the exact integer (pads read 0 = x_zero_point − zx).
+            let count = batch * inImage, outCount = batch * outImage
+            Workspace.with(floats: count + outCount) { buf in
+                bytesToFloat(input, signed: inputSigned, zeroPoint: inputZeroPoint, into: buf, count: count)
+                let y = buf + count
+                depthwise(weights, batch: batch, input: buf, bias: nil, activation: .none, output: y, pool: pool)
+                for i in 0..<outCount { output[i] = Int32(y[i]) }
+            }
+            return
+        }
         let cig = g.inChannels / g.groups, cog = g.outChannels / g.groups
         let n = g.outputPlane, kdim = g.reductionSize
         let xf = UnsafeMutablePointer<Float>.allocate(capacity: max(1, cig * g.inputPlane))

@@ -53,7 +53,9 @@ final class Int8Tests: XCTestCase {
         let dw = ConvGeometry(inChannels: 5, outChannels: 5, groups: 5, inputSize: [7, 7], kernelSize: [3, 3],
                               padsBegin: [1, 1], padsEnd: [1, 1])
         for isa in KernelISA.supported {
-            for geo in [g, dw] {
+            let dw5 = ConvGeometry(inChannels: 3, outChannels: 3, groups: 3, inputSize: [11, 9], kernelSize: [5, 5],
+                                   strides: [2, 2], padsBegin: [2, 1], padsEnd: [2, 2])
+            for geo in [g, dw, dw5] {
                 var rng = TestRandom(seed: 77)
                 let x = (0..<(geo.inChannels * geo.inputPlane)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
                 let w = (0..<(geo.outChannels * geo.reductionSize)).map { _ in Int8(truncatingIfNeeded: rng.next()) }
