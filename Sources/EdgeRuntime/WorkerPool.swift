@@ -1,4 +1,6 @@
 import EdgeKernels
+import Foundation
+import Synchronization
 
 /// The session's threads: the kernels' persistent `ThreadPool` (nil when running on one thread),
 /// plus range-splitting for the runtime's own loops.
@@ -9,7 +11,21 @@ final class WorkerPool: Sendable {
 
     init(threads: Int) {
         self.threads = max(1, threads)
-        kernelPool = self.threads > 1 ? ThreadPool(threads: self.threads) : nil
+        kernelPool = self.threads > 1 ? WorkerPool.sharedPool(threads: self.threads) : nil
+    }
+
+    /// One kernel thread pool per thread count for the whole process: sessions come and go (a
+    /// calibration loop, a test suite) without creating and joining threads each time, and a
+    /// pool is never torn down while a worker may still be waking up.
+    private static let pools = Mutex<[Int: ThreadPool]>([:])
+
+    static func sharedPool(threads: Int) -> ThreadPool {
+        pools.withLock { pools in
+            if let pool = pools[threads] { return pool }
+            let pool = ThreadPool(threads: threads)
+            pools[threads] = pool
+            return pool
+        }
     }
 
     /// Runs `body` over `0..<count` cut into at most `threads` contiguous ranges, each at least
