@@ -30,7 +30,7 @@ public enum NPZFile {
                 throw EdgeError.badInput("\(label): declares an implausible size of \(entry.uncompressedSize) bytes", file: path)
             }
             var data = Data()
-            data.reserveCapacity(Int(entry.uncompressedSize))
+            data.reserveCapacity(Int(min(entry.uncompressedSize, 64 << 20)))  // grows past this only as bytes arrive
             do {
                 _ = try archive.extract(entry, skipCRC32: false) { chunk in
                     guard UInt64(data.count + chunk.count) <= entry.uncompressedSize else {
