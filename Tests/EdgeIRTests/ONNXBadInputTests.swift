@@ -126,6 +126,22 @@ final class ONNXBadInputTests: XCTestCase {
         XCTAssertGreaterThan(outcomes[1], 100, "most mutations should be rejected")
     }
 
+    func testSparseTensorWithAbsurdDenseShapeIsRejected() throws {
+        var sparse = Onnx_SparseTensorProto()
+        sparse.values = ProtoBuild.tensor("sp", .float, dims: [1]) { $0.floatData = [1] }
+        sparse.indices = ProtoBuild.tensor("", .int64, dims: [1]) { $0.int64Data = [0] }
+        sparse.dims = [1 << 20, 1 << 20]
+        var attribute = Onnx_AttributeProto()
+        attribute.name = "sparse_value"
+        attribute.type = .sparseTensor
+        attribute.sparseTensor = sparse
+        var out = Onnx_ValueInfoProto()
+        out.name = "y"
+        let model = ProtoBuild.model(ProtoBuild.graph("g", nodes: [ProtoBuild.node("Constant", [], ["y"], attributes: [attribute])], outputs: [out]))
+        let message = try readError(ProtoBuild.bytes(model))?.message ?? "no error"
+        XCTAssertTrue(message.contains("'sp'") && message.contains("too large to densify"), message)
+    }
+
     func testDuplicateInitializerIsBadInput() throws {
         let t = ProtoBuild.tensor("w", .float, dims: [1]) { $0.floatData = [1] }
         var model = ProtoBuild.modelHolding(t)

@@ -127,11 +127,18 @@ extension ProtoImporter {
         }
     }
 
+    static let maxSparseDenseElements = 1 << 28
+
     func sparseTensor(_ proto: Onnx_SparseTensorProto, what: String) throws -> SparseTensor {
         let label = "sparse tensor '\(proto.values.name)' (\(what))"
         let values = try tensor(proto.values, what: "values of \(label)")
         let indices = try tensor(proto.indices, what: "indices of \(label)")
         let dims = try checkedShape(proto.dims, label: label)
+        // Sparse data is cheap to declare and expensive to densify (Constant values are densified
+        // to count weights), so the dense size must stay plausible: at most 2^28 elements.
+        guard dims.reduce(1, *) <= Self.maxSparseDenseElements else {
+            throw fail("\(label): dense shape \(dims) is too large to densify (more than \(Self.maxSparseDenseElements) elements)")
+        }
         guard values.rank == 1 else { throw fail("\(label): values must be 1-D, got shape \(values.shape)") }
         let nnz = values.shape[0]
         guard indices.dtype == .int64 else { throw fail("\(label): indices must be int64, got \(indices.dtype)") }
