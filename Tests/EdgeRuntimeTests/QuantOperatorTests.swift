@@ -136,6 +136,23 @@ final class QuantOperatorTests: XCTestCase {
         XCTAssertEqual(y.scalars(as: UInt8.self), [104, 134, 98, 88])
     }
 
+    func testIncompatibleScalesAreReportedNotCrashing() {
+        let a = Tensor(shape: [2, 3], scalars: [UInt8](repeating: 1, count: 6))
+        let b = Tensor(shape: [3, 4], scalars: [UInt8](repeating: 2, count: 12))
+        let perRow = Tensor(shape: [2], scalars: [Float(1), 2]), perColumn = Tensor(shape: [4], scalars: [Float(1), 2, 3, 4])
+        XCTAssertThrowsError(try QuantTestGraph.run("QLinearMatMul", inputs: [a, perRow, .scalar(UInt8(0)), b, perColumn, .scalar(UInt8(0)),
+                                                                          .scalar(Float(1)), .scalar(UInt8(0))]))
+        XCTAssertThrowsError(try QuantTestGraph.run("QLinearMatMul", inputs: [a, Tensor(shape: [0], scalars: [Float]()), .scalar(UInt8(0)), b,
+                                                                          .scalar(Float(1)), .scalar(UInt8(0)), .scalar(Float(1)), .scalar(UInt8(0))]))
+        // LSTM weights of the wrong shape.
+        XCTAssertThrowsError(try QuantTestGraph.run("LSTM", opset: 14, inputs: [
+            Tensor(shape: [1, 1, 2], scalars: [Float(1), 2]), Tensor(shape: [1, 4, 3], scalars: [Float](repeating: 0, count: 12)),
+            Tensor(shape: [1, 4, 1], scalars: [Float](repeating: 0, count: 4)),
+        ], attributes: [Attribute("hidden_size", .int(1))])) { error in
+            XCTAssertTrue("\(error)".contains("do not match"), "\(error)")
+        }
+    }
+
     func testBadZeroPointTypeIsReported() {
         let x = Tensor(shape: [2], scalars: [UInt8(1), 2])
         XCTAssertThrowsError(try QuantTestGraph.run("DequantizeLinear", inputs: [x, .scalar(Float(1)), .scalar(Int8(0))])) { error in

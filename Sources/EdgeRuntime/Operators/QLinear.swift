@@ -35,20 +35,24 @@ enum QLinearOperators {
         guard IntegerOps.isByte(outputType) else {
             throw EdgeError.badInput("\(c.nodeDescription): output type \(outputType) must be int8 or uint8")
         }
-        for (name, s) in [("A/x", aScale), ("B/w", bScale), ("y", yScale)] where !s.dtype.isFloatingPoint {
-            throw EdgeError.badInput("\(c.nodeDescription): \(name) scale must be a float tensor, got \(s.dtype)")
+        for (name, s) in [("A/x", aScale), ("B/w", bScale), ("y", yScale)] where !s.dtype.isFloatingPoint || s.elementCount == 0 {
+            throw EdgeError.badInput("\(c.nodeDescription): \(name) scale must be a non-empty float tensor, got \(s.dtype) \(s.shape)")
         }
         let zp = try IntegerOps.zeroPoints(yZero, expected: outputType, count: 1, role: "output", c)[0]
-        let multipliers = Requantizer.multipliers(aScale: aScale, bScale: bScale, yScale: yScale)
         let layout: Requantizer.Layout
+        let counts = Set([aScale.elementCount, bScale.elementCount, yScale.elementCount].filter { $0 > 1 })
         if bScale.elementCount > 1 && perColumnB {
             guard aScale.elementCount == 1, yScale.elementCount == 1 else {
                 throw EdgeError.badInput("\(c.nodeDescription): per-column B scales with per-row A or output scales are not supported")
             }
             layout = .perColumn
         } else {
-            layout = multipliers.count > 1 ? .perRow : .perTensor
+            guard counts.count <= 1 else {
+                throw EdgeError.badInput("\(c.nodeDescription): scales of \(aScale.shape), \(bScale.shape) and \(yScale.shape) do not combine")
+            }
+            layout = counts.isEmpty ? .perTensor : .perRow
         }
+        let multipliers = Requantizer.multipliers(aScale: aScale, bScale: bScale, yScale: yScale)
         let signed = outputType == .int8
         let lo = max(range.0 ?? Int32.min, signed ? -128 : 0), hi = min(range.1 ?? Int32.max, signed ? 127 : 255)
         return Requantizer(multipliers: multipliers, layout: layout, zeroPoint: zp, signed: signed, lo: lo, hi: max(hi, lo))
