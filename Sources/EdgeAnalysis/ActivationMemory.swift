@@ -32,8 +32,9 @@ public struct ActivationMemory: Sendable, Equatable {
         let order = try graph.topologicalOrder()
         let steps = order.count
         func size(_ name: String) -> Int? {
-            guard let t = shapes.types[name], let s = t.fixedShape, t.elementType.bitWidth > 0 else { return nil }
-            return t.elementType.byteCount(elements: s.reduce(1, *))
+            guard let t = shapes.types[name], let s = t.fixedShape, t.elementType.bitWidth > 0,
+                  let n = DimMath.product(s), n < 1 << 56 else { return nil }
+            return t.elementType.byteCount(elements: n)
         }
         // Buffers: index by value name; aliases map to their root's buffer.
         var bufferOf: [String: Int] = [:]

@@ -47,7 +47,9 @@ public enum ComputeCostModel {
     ]
 
     public static func cost(of node: Node, inputs: [TensorType?], outputs: [TensorType?]) -> ComputeCost {
-        func elements(_ t: TensorType?) -> Int? { t?.fixedShape.map { $0.reduce(1, *) } }
+        func elements(_ t: TensorType?) -> Int? { t?.fixedShape.flatMap { DimMath.product($0) } }
+        // Hostile shapes can overflow a product; such a node's cost is unknown, never a crash.
+        func checked(_ factors: Int...) -> Int? { DimMath.product(factors) }
         func inputType(_ i: Int) -> TensorType? { i < inputs.count && node.input(i) != nil ? inputs[i] : nil }
         let out = outputs.first ?? nil
         let op = node.opType
@@ -56,26 +58,26 @@ public enum ComputeCostModel {
             let w = op == "QLinearConv" ? 3 : 1
             let biasIndex = op == "QLinearConv" ? 8 : 2
             guard let outN = elements(out), let ws = inputType(w)?.fixedShape, ws.count >= 2 else { return .unknown }
-            let macs = outN * ws.dropFirst().reduce(1, *) // (C_in/group) × ∏kernel
+            // (C_in/group) × ∏kernel per output element
+            guard let perOutput = DimMath.product(ws.dropFirst()), let macs = checked(outN, perOutput, 2) .map({ $0 / 2 }) else { return .unknown }
             let bias = node.input(biasIndex) != nil && op != "ConvInteger" ? outN : 0
             return ComputeCost(macs: macs, flops: 2 * macs + bias, known: true)
         case "ConvTranspose":
             guard let inN = elements(inputType(0)), let ws = inputType(1)?.fixedShape, ws.count >= 2, let outN = elements(out) else { return .unknown }
-            let macs = inN * ws.dropFirst().reduce(1, *) // (C_out/group) × ∏kernel per input element
+            // (C_out/group) × ∏kernel per input element
+            guard let perInput = DimMath.product(ws.dropFirst()), let macs = checked(inN, perInput, 2).map({ $0 / 2 }) else { return .unknown }
             return ComputeCost(macs: macs, flops: 2 * macs + (node.input(2) != nil ? outN : 0), known: true)
         case "Gemm", "QGemm":
-            let b = op == "QGemm" ? 3 : 1
             guard let a = inputType(0)?.fixedShape, a.count == 2, let outN = elements(out) else { return .unknown }
-            _ = b
             let k = node.int("transA") == 1 ? a[0] : a[1]
-            let macs = outN * k
+            guard let macs = checked(outN, k, 2).map({ $0 / 2 }) else { return .unknown }
             let cIndex = op == "QGemm" ? 6 : 2
             return ComputeCost(macs: macs, flops: 2 * macs + (node.input(cIndex) != nil ? outN : 0), known: true)
         case "MatMul", "MatMulInteger", "QLinearMatMul", "FusedMatMul", "MatMulIntegerToFloat":
             guard let a = inputType(0)?.fixedShape, !a.isEmpty, let outN = elements(out) else { return .unknown }
             var k = a[a.count - 1]
             if op == "FusedMatMul", node.int("transA") == 1, a.count >= 2 { k = a[a.count - 2] }
-            let macs = outN * k
+            guard let macs = checked(outN, k, 2).map({ $0 / 2 }) else { return .unknown }
             return ComputeCost(macs: macs, flops: 2 * macs, known: true)
         case "Einsum":
             return einsum(node, inputs: inputs)
@@ -83,7 +85,7 @@ public enum ComputeCostModel {
             guard let x = inputType(0)?.fixedShape, x.count == 3, let hidden = node.int("hidden_size") else { return .unknown }
             let gates = op == "LSTM" ? 4 : op == "GRU" ? 3 : 1
             let dirs = node.string("direction") == "bidirectional" ? 2 : 1
-            let macs = x[0] * x[1] * dirs * gates * Int(hidden) * (x[2] + Int(hidden))
+            guard hidden >= 0, let macs = checked(x[0], x[1], dirs, gates, Int(hidden), x[2] + Int(hidden), 2).map({ $0 / 2 }) else { return .unknown }
             return ComputeCost(macs: macs, flops: 2 * macs, known: true)
         default:
             break
@@ -115,7 +117,8 @@ public enum ComputeCostModel {
             // An op outside the table (custom or rare): no estimate.
             return node.isStandardDomain ? ComputeCost(macs: 0, flops: 0, known: false) : .unknown
         }
-        return ComputeCost(macs: 0, flops: outN * factor, known: true)
+        guard let flops = checked(outN, max(factor, 0)) else { return .unknown }
+        return ComputeCost(macs: 0, flops: flops, known: true)
     }
 
     static func einsum(_ node: Node, inputs: [TensorType?]) -> ComputeCost {
@@ -133,7 +136,8 @@ public enum ComputeCostModel {
             var k = term.startIndex
             while k < term.endIndex {
                 if term[k...].hasPrefix("...") {
-                    ellipsis = max(ellipsis, shape[axis..<axis + extra].reduce(1, *))
+                    guard let e = DimMath.product(shape[axis..<axis + extra]) else { return .unknown }
+                    ellipsis = max(ellipsis, e)
                     axis += extra
                     k = term.index(k, offsetBy: 3)
                     continue
@@ -143,7 +147,7 @@ public enum ComputeCostModel {
                 k = term.index(after: k)
             }
         }
-        let macs = extents.values.reduce(ellipsis, *)
+        guard let macs = DimMath.product([ellipsis] + Array(extents.values) + [2]).map({ $0 / 2 }) else { return .unknown }
         return ComputeCost(macs: macs, flops: 2 * macs, known: true)
     }
 }

@@ -30,8 +30,9 @@ public struct ModelAnalysis: Sendable {
     /// Op types without a shape rule, with counts.
     public var unknownOps: [String: Int] { shapes.unknownOps }
 
-    public var totalMACs: Int { nodes.reduce(0) { $0 + $1.cost.macs } }
-    public var totalFLOPs: Int { nodes.reduce(0) { $0 + $1.cost.flops } }
+    /// Totals saturate at Int.max rather than trap on absurd (hostile) shapes.
+    public var totalMACs: Int { nodes.reduce(0) { DimMath.add($0, $1.cost.macs) ?? .max } }
+    public var totalFLOPs: Int { nodes.reduce(0) { DimMath.add($0, $1.cost.flops) ?? .max } }
     /// Nodes whose cost could not be estimated (unknown shapes or op).
     public var nodesWithUnknownCost: Int { nodes.filter { !$0.cost.known }.count }
 

@@ -76,8 +76,8 @@ public struct WeightInventory: Sendable {
     private mutating func collectGenerated(_ graph: Graph, shapes: ShapeInferenceResult, inSubgraph: Bool) {
         for node in graph.nodes {
             if node.opType == "ConstantOfShape", node.isStandardDomain, let out = node.outputs.first, !out.isEmpty,
-               shapes.staticValues.contains(out), let type = shapes.types[out], let shape = type.fixedShape {
-                let elements = shape.reduce(1, *)
+               shapes.staticValues.contains(out), let type = shapes.types[out], let shape = type.fixedShape,
+               let elements = DimMath.product(shape), elements < 1 << 56 {
                 entries.append(Entry(name: out, dtype: type.elementType, shape: shape, elements: elements,
                                      bytes: type.elementType.byteCount(elements: elements), kind: .constantOfShape,
                                      inSubgraph: inSubgraph))

@@ -173,4 +173,36 @@ final class ModelAnalysisTests: XCTestCase {
         // Peak: at the second MatMul of branch 2, x(256) + s1(256) + m2(2048) + n2(256) = 2816 B.
         XCTAssertEqual(m.peakLiveBytes, 2816)
     }
+
+    // MARK: hostile shapes
+
+    func testAbsurdShapesAndAttributesNeverTrapOrAllocate() throws {
+        let huge = 1 << 40
+        let x = ValueInfo(name: "x", tensor: TensorType(.float, fixed: [huge, huge, huge]))
+        let cases: [[Node]] = [
+            [Node(opType: "MatMul", inputs: ["x", "x"], outputs: ["y"])],
+            [Node(opType: "Relu", inputs: ["x"], outputs: ["y"])],
+            [Node(opType: "Tile", inputs: ["x", "r"], outputs: ["y"])],
+            [Node(opType: "Split", inputs: ["x"], outputs: ["y"], attributes: [Attribute("num_outputs", .int(Int64.max))])],
+            [Node(opType: "Conv", inputs: ["x", "w"], outputs: ["y"], attributes: [Attribute("dilations", .ints([Int64.max])),
+                                                                                 Attribute("kernel_shape", .ints([3]))])],
+            [Node(opType: "Resize", inputs: ["x", "", "s"], outputs: ["y"])],
+            [Node(opType: "Range", inputs: ["a", "b", "c"], outputs: ["y"])],
+        ]
+        for nodes in cases {
+            var g = Graph(inputs: [x], outputs: [output("y")], nodes: nodes)
+            g.initializers["r"] = Tensor(shape: [3], scalars: [Int64(huge), Int64(huge), 2])
+            g.initializers["w"] = Tensor(zeros: .float, shape: [1, 1, 3])
+            g.initializers["s"] = Tensor(shape: [3], scalars: [Float.infinity, 1, 1])
+            g.initializers["a"] = .scalar(Double(0))
+            g.initializers["b"] = .scalar(Double(-1e300))
+            g.initializers["c"] = .scalar(Double(1))
+            do {
+                let a = try ModelAnalysis(model: model(g))
+                XCTAssertGreaterThanOrEqual(a.totalFLOPs, 0, nodes[0].opType)
+            } catch let error as EdgeError {
+                XCTAssertEqual(error.exitStatus, .badInput, "\(nodes[0].opType): \(error)")
+            }
+        }
+    }
 }

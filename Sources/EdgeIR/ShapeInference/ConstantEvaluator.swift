@@ -14,7 +14,11 @@ enum FoldedValue {
 enum ConstantEvaluator {
     static func evaluate(_ c: ShapeContext, outputTypes: [TensorType?]) -> [FoldedValue] {
         guard c.node.isStandardDomain, c.node.subgraphs.isEmpty else { return [] }
-        let out0 = outputTypes.first ?? nil
+        // Only outputs small enough to materialize are folded (and their extents multiply safely).
+        let out0 = (outputTypes.first ?? nil).flatMap { t -> TensorType? in
+            guard let s = t.fixedShape, let n = DimMath.product(s), n <= ConstantValue.maxElements else { return nil }
+            return t
+        }
         switch c.node.opType {
         case "Constant":
             guard let t = c.node.constantValue, let v = ConstantValue(tensor: t) else { return [] }
@@ -60,7 +64,7 @@ enum ConstantEvaluator {
                   s.count == 1, l.count == 1, d.count == 1, d.double(0) != 0 else { return [] }
             let steps = ((l.double(0) - s.double(0)) / d.double(0)).rounded(.up)
             guard steps.isFinite, steps <= Double(ConstantValue.maxElements) else { return [] }
-            let count = max(0, Int(steps))
+            let count = steps <= 0 ? 0 : Int(steps)
             if s.isFloating || d.isFloating {
                 return [.constant(ConstantValue(dtype: s.dtype, shape: [count], floats: (0..<count).map { s.double(0) + Double($0) * d.double(0) }))]
             }
@@ -117,7 +121,7 @@ enum ConstantEvaluator {
     private static func gather(_ c: ShapeContext, outputShape: [Int]?) -> FoldedValue {
         guard let indices = c.ints(1) else { return .none }
         let axis = Int(c.int("axis", default: 0))
-        if let data = c.constant(0), let outputShape {
+        if let data = c.constant(0), let outputShape, outputShape.reduce(1, *) <= ConstantValue.maxElements {
             let rank = data.shape.count
             guard let a = DimMath.normalize(axis: Int64(axis), rank: rank) else { return .none }
             let outer = data.shape[..<a].reduce(1, *)
@@ -284,7 +288,9 @@ enum ConstantEvaluator {
                 case "Div":
                     guard y != 0 else { return .none }
                     r.append(x == .min && y == -1 ? .min : x / y) // ONNX integer Div truncates.
-                case "Pow": r.append(Int64(clamping: Int(pow(Double(x), Double(y)))))
+                case "Pow":
+                    let p = pow(Double(x), Double(y))
+                    r.append(p.isNaN ? 0 : p >= 9.2e18 ? .max : p <= -9.2e18 ? .min : Int64(p))
                 case "Max": r.append(max(x, y))
                 case "Min": r.append(min(x, y))
                 default:

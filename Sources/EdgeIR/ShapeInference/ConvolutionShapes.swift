@@ -20,15 +20,16 @@ enum ConvolutionShapes {
     /// Spatial output extent of a sliding window (shared with pooling).
     static func windowOutput(input: Dim, kernel: Int, stride: Int, dilation: Int, padBegin: Int, padEnd: Int,
                              autoPad: String, ceilMode: Bool) -> Dim {
-        guard let n = input.value, stride > 0 else { return .unknown }
-        let effective = dilation * (kernel - 1) + 1
+        guard let n = input.value, stride > 0, kernel > 0, dilation > 0,
+              let spanK = DimMath.mul(dilation, kernel - 1), let effective = DimMath.add(spanK, 1),
+              let padded = DimMath.add(n, padBegin).flatMap({ DimMath.add($0, padEnd) }) else { return .unknown }
         switch autoPad {
         case "SAME_UPPER", "SAME_LOWER":
             return .fixed(DimMath.ceilDiv(n, stride))
         case "VALID":
             return .fixed(max(0, DimMath.ceilDiv(n - effective + 1, stride)))
         default:
-            let span = n + padBegin + padEnd - effective
+            let span = padded - effective
             guard span >= 0 else { return .fixed(0) }
             var out = (ceilMode ? DimMath.ceilDiv(span, stride) : span / stride) + 1
             // With ceil_mode the last window must start inside the input or left padding
@@ -79,7 +80,7 @@ enum ConvolutionShapes {
         let ws = c.shape(1)
         let group = Int(c.int("group", default: 1))
         // Weight is [C_in, C_out/group, k...]: output channels are W[1]·group.
-        let outChannels: Dim = ws.map { $0.count > 1 ? $0[1].combined(with: .fixed(group)) { $0 * $1 } : .unknown } ?? .unknown
+        let outChannels: Dim = ws.map { $0.count > 1 ? $0[1].combined(with: .fixed(group), DimMath.mul) : .unknown } ?? .unknown
         var kernel = c.ints("kernel_shape")?.map { Int($0) } ?? []
         if kernel.isEmpty, let ws, ws.count == xs.count {
             let k = ws.dropFirst(2).compactMap(\.value)
@@ -103,10 +104,13 @@ enum ConvolutionShapes {
         for i in 0..<spatial {
             guard let n = xs[i + 2].value else { out.append(.unknown); continue }
             if autoPad == "SAME_UPPER" || autoPad == "SAME_LOWER" {
-                out.append(.fixed(n * strides[i]))
+                out.append(DimMath.mul(n, strides[i]).map { .fixed($0) } ?? .unknown)
             } else {
-                let v = strides[i] * (n - 1) + outputPadding[i] + dilations[i] * (kernel[i] - 1) + 1 - pads[i] - pads[i + spatial]
-                out.append(.fixed(max(0, v)))
+                let parts = [DimMath.mul(strides[i], n - 1), Optional(outputPadding[i]), DimMath.mul(dilations[i], kernel[i] - 1),
+                             Optional(1), Optional(-pads[i]), Optional(-pads[i + spatial])]
+                var v: Int? = 0
+                for p in parts { v = v.flatMap { a in p.flatMap { DimMath.add(a, $0) } } }
+                out.append(v.map { .fixed(max(0, $0)) } ?? .unknown)
             }
         }
         return c.tensor(nil, out)

@@ -89,7 +89,6 @@ public enum DimMath {
         out.reserveCapacity(rank)
         for axis in 0..<rank {
             var fixed: Int? = nil
-            var sawOne = false
             var symbol: String? = nil
             var conflictingSymbols = false
             var unknown = false
@@ -97,7 +96,7 @@ public enum DimMath {
                 let i = axis - (rank - shape.count)
                 guard i >= 0 else { continue }
                 switch shape[i] {
-                case .fixed(1): sawOne = true
+                case .fixed(1): break
                 case .fixed(let v):
                     if let f = fixed, f != v { return .failure(BroadcastError(axis: axis, a: f, b: v)) }
                     fixed = v
@@ -110,7 +109,7 @@ public enum DimMath {
             if let fixed { out.append(.fixed(fixed)); continue }
             if unknown || conflictingSymbols { out.append(.unknown); continue }
             if let symbol { out.append(.symbolic(symbol)); continue }
-            out.append(.fixed(sawOne ? 1 : 1))
+            out.append(.fixed(1)) // only 1s (or no operand reaches this axis)
         }
         return .success(out)
     }
@@ -125,6 +124,40 @@ public enum DimMath {
     public static func normalize(axis: Int64, rank: Int) -> Int? {
         let a = axis < 0 ? Int(axis) + rank : Int(axis)
         return (0..<rank).contains(a) ? a : nil
+    }
+
+    /// Largest rank a shape rule will build from a value in the file (a declared length of a
+    /// shape vector, a number of outputs). Real models stay far below; hostile files cannot make
+    /// inference allocate absurdly.
+    public static let maxRank = 4096
+
+    /// a × b, nil on overflow.
+    public static func mul(_ a: Int, _ b: Int) -> Int? {
+        let (r, o) = a.multipliedReportingOverflow(by: b)
+        return o ? nil : r
+    }
+
+    /// a + b, nil on overflow.
+    public static func add(_ a: Int, _ b: Int) -> Int? {
+        let (r, o) = a.addingReportingOverflow(b)
+        return o ? nil : r
+    }
+
+    /// Product of non-negative extents; nil on overflow or a negative extent. Shapes come from
+    /// files and may be hostile: never multiply them unchecked.
+    public static func product(_ dims: some Sequence<Int>) -> Int? {
+        var p = 1
+        for d in dims {
+            guard d >= 0, let q = mul(p, d) else { return nil }
+            p = q
+        }
+        return p
+    }
+
+    /// A finite double as an Int, nil when out of range or not finite.
+    public static func int(_ v: Double) -> Int? {
+        guard v.isFinite, v > -9.0e18, v < 9.0e18 else { return nil }
+        return Int(v)
     }
 
     /// Ceiling division for positive divisors.

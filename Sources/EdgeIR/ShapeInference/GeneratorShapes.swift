@@ -11,7 +11,7 @@ enum GeneratorShapes {
                 if s.contains(where: { ($0.value ?? 0) < 0 }) { throw c.error("shape has a negative dimension") }
                 return [TensorType(dtype, s)]
             }
-            if let n = c.shape(0)?.first?.value { return [TensorType(dtype, Array(repeating: .unknown, count: n))] }
+            if let n = c.shape(0)?.first?.value, n <= DimMath.maxRank { return [TensorType(dtype, Array(repeating: .unknown, count: n))] }
             return [TensorType(dtype, nil)]
         },
         // count = max(⌈(limit − start) / delta⌉, 0)
@@ -23,7 +23,7 @@ enum GeneratorShapes {
             guard d != 0 else { throw c.error("delta is 0") }
             let n = ((l - s) / d).rounded(.up)
             guard n.isFinite, n < 1e15 else { throw c.error("range of \(n) elements") }
-            return [c.tensor(dtype, [.fixed(max(0, Int(n)))])]
+            return [c.tensor(dtype, [.fixed(n <= 0 ? 0 : Int(n))])]
         },
         "RandomNormal": { c in [randomType(c)] },
         "RandomUniform": { c in [randomType(c)] },

@@ -34,7 +34,7 @@ enum IndexingShapes {
             if axis < 0 { axis += ix.count + 1 }
             guard (0...ix.count).contains(axis) else { throw c.error("axis out of range") }
             var out = ix
-            out.insert(c.doubles(1)?.first.map { .fixed(Int($0)) } ?? .unknown, at: axis)
+            out.insert(c.doubles(1)?.first.flatMap(DimMath.int).map { .fixed($0) } ?? .unknown, at: axis)
             return [c.tensor(c.dtype(2), out, like: 2)]
         },
         "Compress": { c in

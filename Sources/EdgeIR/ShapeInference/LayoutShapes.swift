@@ -35,7 +35,7 @@ enum LayoutShapes {
             target = attr.map { .fixed(Int($0)) }
         } else if let s = c.shapeValue(1) {
             target = s
-        } else if let t = c.shape(1), t.count == 1, let n = t[0].value {
+        } else if let t = c.shape(1), t.count == 1, let n = t[0].value, n <= DimMath.maxRank {
             return c.tensor(nil, Array(repeating: .unknown, count: n))
         } else {
             return c.tensor(nil, nil)
@@ -117,7 +117,7 @@ enum LayoutShapes {
     static func unsqueeze(_ c: ShapeContext) throws -> TensorType? {
         guard let ds = c.shape(0) else { return c.type(0) }
         guard case .known(let axes) = c.axes(input: 1) else {
-            if let n = c.shape(1)?.first?.value { return c.tensor(nil, Array(repeating: .unknown, count: ds.count + n)) }
+            if let n = c.shape(1)?.first?.value, n <= DimMath.maxRank { return c.tensor(nil, Array(repeating: .unknown, count: ds.count + n)) }
             return c.tensor(nil, nil)
         }
         let rank = ds.count + axes.count
@@ -170,6 +170,7 @@ enum LayoutShapes {
         let d = ds[axis]
         if sizes == nil, let total = d.value {
             if let parts = c.node.int("num_outputs") {
+                guard parts > 0, parts <= DimMath.maxRank else { throw c.error("num_outputs \(parts) is out of range") }
                 // Opset 18: chunks of ⌈d/n⌉, the last one smaller.
                 let chunk = DimMath.ceilDiv(total, Int(parts))
                 sizes = (0..<Int(parts)).map { i in max(0, min(chunk, total - i * chunk)) }
@@ -230,7 +231,7 @@ enum LayoutShapes {
     static func expand(_ c: ShapeContext) throws -> TensorType? {
         guard let ds = c.shape(0) else { return c.type(0) }
         let target: [Dim]
-        if let s = c.shapeValue(1) { target = s } else if let n = c.shape(1)?.first?.value {
+        if let s = c.shapeValue(1) { target = s } else if let n = c.shape(1)?.first?.value, n <= DimMath.maxRank {
             target = Array(repeating: .unknown, count: n)
         } else {
             return c.tensor(nil, nil)
@@ -245,7 +246,7 @@ enum LayoutShapes {
         guard let ds = c.shape(0) else { return c.type(0) }
         guard let repeats = c.ints(1) else { return c.tensor(nil, ds.map { _ in .unknown }) }
         guard repeats.count == ds.count else { throw c.error("repeats has \(repeats.count) values for rank \(ds.count)") }
-        return c.tensor(nil, zip(ds, repeats).map { d, r in r == 1 ? d : d.combined(with: .fixed(Int(r))) { $0 * $1 } })
+        return c.tensor(nil, zip(ds, repeats).map { d, r in r == 1 ? d : d.combined(with: .fixed(Int(r)), DimMath.mul) })
     }
 
     static func pad(_ c: ShapeContext) throws -> TensorType? {
@@ -262,8 +263,8 @@ enum LayoutShapes {
         guard pads.count == 2 * axes.count else { throw c.error("pads has \(pads.count) values for \(axes.count) axes") }
         var out = ds
         for (k, axis) in axes.enumerated() {
-            let extra = Int(pads[k] + pads[k + axes.count])
-            if extra != 0 { out[axis] = ds[axis].combined(with: .fixed(extra)) { $0 + $1 } }
+            guard let extra = DimMath.add(Int(pads[k]), Int(pads[k + axes.count])) else { throw c.error("pads overflow") }
+            if extra != 0 { out[axis] = ds[axis].combined(with: .fixed(extra), DimMath.add) }
         }
         return c.tensor(nil, out)
     }
@@ -272,12 +273,12 @@ enum LayoutShapes {
         guard let ds = c.shape(0) else { return c.type(0) }
         guard ds.count == 4 else { throw c.error("input must be 4-D, got rank \(ds.count)") }
         let b = Int(c.int("blocksize", default: 1))
-        guard b > 0 else { throw c.error("blocksize must be positive") }
+        guard b > 0, b <= 1 << 20 else { throw c.error("blocksize \(b) is out of range") }
         if toSpace {
             return c.tensor(nil, [ds[0], ds[1].combined(with: .fixed(b * b)) { $0 % $1 == 0 ? $0 / $1 : nil },
-                                  ds[2].combined(with: .fixed(b)) { $0 * $1 }, ds[3].combined(with: .fixed(b)) { $0 * $1 }])
+                                  ds[2].combined(with: .fixed(b), DimMath.mul), ds[3].combined(with: .fixed(b), DimMath.mul)])
         }
-        return c.tensor(nil, [ds[0], ds[1].combined(with: .fixed(b * b)) { $0 * $1 },
+        return c.tensor(nil, [ds[0], ds[1].combined(with: .fixed(b * b), DimMath.mul),
                               ds[2].combined(with: .fixed(b)) { $0 % $1 == 0 ? $0 / $1 : nil },
                               ds[3].combined(with: .fixed(b)) { $0 % $1 == 0 ? $0 / $1 : nil }])
     }

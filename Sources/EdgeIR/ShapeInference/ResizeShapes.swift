@@ -29,7 +29,12 @@ enum ResizeShapes {
                 ratios.append(Double(sizes[k]) / Double(n))
             }
             let scale = policy == "not_larger" ? ratios.min()! : ratios.max()!
-            for a in axes { out[a] = .fixed(Int((scale * Double(ds[a].value!)).rounded(.toNearestOrAwayFromZero))) }
+            for a in axes {
+                guard let v = DimMath.int((scale * Double(ds[a].value!)).rounded(.toNearestOrAwayFromZero)), v >= 0 else {
+                    throw c.error("output size out of range")
+                }
+                out[a] = .fixed(v)
+            }
             return c.tensor(nil, out)
         }
         let scales: [Double]?
@@ -40,7 +45,11 @@ enum ResizeShapes {
             if scales[k] == 1 { continue }
             // Scales are float32 in the file; compute in float32 as runtimes do, so that e.g.
             // 7 × 1.1428571 floors the same way here and there.
-            out[a] = ds[a].value.map { .fixed(Int((Float($0) * Float(scales[k])).rounded(.down))) } ?? .unknown
+            guard let n = ds[a].value else { out[a] = .unknown; continue }
+            guard let v = DimMath.int(Double((Float(n) * Float(scales[k])).rounded(.down))), v >= 0 else {
+                throw c.error("scale \(scales[k]) gives an invalid size")
+            }
+            out[a] = .fixed(v)
         }
         return c.tensor(nil, out)
     }

@@ -133,7 +133,7 @@ final class InferenceState {
             if let bindings, i < bindings.count {
                 type = merge(inferred: bindings[i], declared: type)
             }
-            if let type { result.types[input.name] = type } else { result.types[input.name] = nil }
+            result.types[input.name] = type
         }
         var declared: [String: TensorType] = [:]
         for v in graph.valueInfo + graph.outputs {
