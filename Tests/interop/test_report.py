@@ -454,3 +454,14 @@ def test_bad_files_exit_65(tmp_path):
     assert proc.returncode == 65 and "garbage.onnx" in proc.stderr
     proc = run("report", str(tmp_path / "missing.onnx"), check=False)
     assert proc.returncode == 65
+
+
+BAD_MODELS = sorted(glob.glob(os.path.join(ROOT, "Tests", "Corpus", "bad-models", "*.onnx")))
+
+
+@pytest.mark.parametrize("path", BAD_MODELS, ids=[os.path.basename(p) for p in BAD_MODELS])
+def test_bad_model_corpus_exits_65_naming_the_file(path):
+    proc = run("report", path, check=False)
+    assert proc.returncode == 65, proc.stderr
+    assert os.path.basename(path) in proc.stderr
+    assert "internal error" not in proc.stderr
