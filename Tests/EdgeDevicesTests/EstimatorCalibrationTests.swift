@@ -1,0 +1,33 @@
+@testable import EdgeDevices
+import EdgeIR
+import Foundation
+import XCTest
+
+/// The latency estimator against the published measurements of
+/// `../shared/fixtures/device-latency-calibration.csv` (models: `arch-light/*.onnx`). Prints the
+/// table (device, model, precision, published, estimated, error) and the median absolute error.
+final class EstimatorCalibrationTests: XCTestCase {
+    static func fixturesDirectory() throws -> String {
+        if let dir = ProcessInfo.processInfo.environment["EDGEOPT_SHARED_FIXTURES"] { return dir }
+        let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let dir = repo.deletingLastPathComponent().appendingPathComponent("shared/fixtures").path
+        guard FileManager.default.fileExists(atPath: dir + "/device-latency-calibration.csv") else {
+            throw XCTSkip("no ../shared/fixtures/device-latency-calibration.csv (set EDGEOPT_SHARED_FIXTURES)")
+        }
+        return dir
+    }
+
+    func testMedianErrorAndDeviceOrderOnCalibrationRows() throws {
+        let dir = try Self.fixturesDirectory()
+        let report = try Calibration.run(csv: dir + "/device-latency-calibration.csv", models: dir + "/arch-light",
+                                         catalog: try ProfileCatalog.load(environment: [:]))
+        print(Calibration.table(report))
+        XCTAssertEqual(report.rows.count, 13)
+        XCTAssertLessThanOrEqual(report.medianAbsErrorPercent, 25)
+        XCTAssertEqual(report.misordered, [])
+        // No single row may be off by more than a factor of two either way.
+        for row in report.rows {
+            XCTAssertLessThan(abs(log2(row.estimatedMs / row.publishedMs)), 1, "\(row.device) \(row.model): \(row.estimatedMs) ms vs \(row.publishedMs) ms")
+        }
+    }
+}
