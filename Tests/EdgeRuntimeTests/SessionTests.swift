@@ -147,6 +147,33 @@ final class SessionTests: XCTestCase {
     }
 }
 
+extension SessionTests {
+    func testConvBatchNormReluFusionMatchesUnfusedExecution() throws {
+        var g = SplitMix(seed: 11)
+        let x = (0..<(2 * 3 * 6 * 6)).map { _ in g.float() }
+        let w = (0..<(4 * 3 * 3 * 3)).map { _ in g.float() }
+        let stats: [String: Tensor] = [
+            "w": Tensor(shape: [4, 3, 3, 3], scalars: w), "b": Tensor(shape: [4], scalars: [Float(0.1), -0.2, 0.3, 0]),
+            "gamma": Tensor(shape: [4], scalars: [Float(1.5), 0.5, -1, 2]), "beta": Tensor(shape: [4], scalars: [Float(0), 1, -1, 0.5]),
+            "mean": Tensor(shape: [4], scalars: [Float(0.2), -0.1, 0, 1]), "var": Tensor(shape: [4], scalars: [Float(1), 0.5, 2, 0.25]),
+        ]
+        let m = model([Node(opType: "Conv", inputs: ["x", "w", "b"], outputs: ["c"], attributes: [Attribute("pads", .ints([1, 1, 1, 1]))]),
+                       Node(opType: "BatchNormalization", inputs: ["c", "gamma", "beta", "mean", "var"], outputs: ["n"]),
+                       Node(opType: "Relu", inputs: ["n"], outputs: ["y"])],
+                      inputs: [floatInput("x", [.fixed(2), .fixed(3), .fixed(6), .fixed(6)])], outputs: ["y"], initializers: stats)
+        var plain = SessionOptions(threads: 1)
+        plain.fuseKernels = false
+        let fusedSession = try Session(model: m, options: SessionOptions(threads: 1))
+        XCTAssertEqual(fusedSession.graph.steps.count, 1, "Conv, BN and Relu should run as one step")
+        let feed = ["x": Tensor(shape: [2, 3, 6, 6], scalars: x)]
+        let fused = try fusedSession.run(feed)["y"]!.scalars(as: Float.self)
+        let reference = try Session(model: m, options: plain).run(feed)["y"]!.scalars(as: Float.self)
+        XCTAssertEqual(fused.count, reference.count)
+        XCTAssertTrue(reference.contains { $0 == 0 } && reference.contains { $0 > 0 })
+        for (a, b) in zip(fused, reference) { XCTAssertEqual(a, b, accuracy: 1e-5 * Swift.max(1, Swift.abs(b))) }
+    }
+}
+
 /// Deterministic test data.
 struct SplitMix {
     var state: UInt64
