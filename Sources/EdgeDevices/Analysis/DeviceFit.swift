@@ -79,13 +79,19 @@ public enum DeviceFit {
             reasons.append("precision \(precision.rawValue) not supported (supported: \(profile.precisions.supported.map(\.rawValue).joined(separator: ", ")))")
         }
         if profile.operators.staticShapes && !facts.dynamicInputs.isEmpty {
-            reasons.append("needs static shapes; inputs \(facts.dynamicInputs.joined(separator: ", ")) have symbolic dimensions (pin them with --input-shape)")
+            let described = facts.dynamicInputs.map { name in
+                "\(name) [\(facts.analysis.shapes.types[name]?.shape?.map(\.description).joined(separator: ",") ?? "?")]"
+            }
+            reasons.append("needs static shapes; input(s) \(described.joined(separator: ", ")) have symbolic dimensions (pin them with --input-shape or --dim)")
         }
         if let range = profile.operators.opset, let opset = facts.onnxOpset, opset < range.min || opset > range.max {
             notes.append("model opset \(opset) is outside \(profile.toolchain.name)'s \(range.min)–\(range.max): convert it to opset \(opset > range.max ? range.max : range.min) before compiling")
         }
         let plan = PartitionPlan.make(facts, operators: profile.operators, rule: profile.partition)
-        if !plan.deployable {
+        let dynamicBlocked = profile.operators.staticShapes && !facts.dynamicInputs.isEmpty
+        if dynamicBlocked {
+            // The partition below is meaningless until the shapes are pinned; the reason says so.
+        } else if !plan.deployable {
             let first = plan.unsupported.first.map { $0.reason } ?? ""
             reasons.append("\(profile.partition.rule.rawValue) with no fallback: \(plan.unsupported.count) unsupported operator(s), first \(first)")
         } else if let first = plan.unsupported.first {

@@ -29,7 +29,7 @@ public enum FitRendering {
             for reason in r.reasons { out += "    ✗ \(reason)\n" }
             for note in r.notes { out += "    · \(note)\n" }
         }
-        out += "latency: batch 1, roofline per fused layer with the profile's efficiency factors (power mode \(Set(results.map(\.powerMode)).sorted().joined(separator: "/"))); energy = mode watts × latency\n"
+        out += "latency: batch 1, roofline per fused layer with each profile's efficiency factors, default power mode unless --power-mode; energy = mode watts × latency\n"
         return out
     }
 
