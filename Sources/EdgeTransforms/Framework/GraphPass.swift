@@ -45,8 +45,9 @@ public final class PassContext: @unchecked Sendable {
     public var opset: Int
     /// Every opset import of the model; passes that emit a new domain add it here.
     public var opsetImports: [OpsetImport]
-    /// Largest size a folded constant may have relative to the constants it was computed from
-    /// (see `FoldConstants`): folding must not make the model grow (onnxsim's 10× bug).
+    /// Bytes a folded constant may exceed the stored weights it was computed from by (see
+    /// `FoldConstants`): enough for shape vectors, far too little for a generated weight, so
+    /// folding never makes the model grow (onnxsim's 10× bug).
     public var foldGrowthLimitBytes: Int
     /// Depth of subgraph nesting being processed (0 = main graph).
     public internal(set) var depth: Int = 0
@@ -54,7 +55,7 @@ public final class PassContext: @unchecked Sendable {
     private var usedNames: Set<String>
     private var counter = 0
 
-    public init(model: Model, foldGrowthLimitBytes: Int = 4096) {
+    public init(model: Model, foldGrowthLimitBytes: Int = 64) {
         self.opset = Int(model.onnxOpsetVersion ?? 1)
         self.opsetImports = model.opsetImports
         self.foldGrowthLimitBytes = foldGrowthLimitBytes

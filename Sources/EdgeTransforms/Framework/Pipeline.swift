@@ -5,7 +5,8 @@ import Foundation
 ///
 /// After every pass that fired, the pipeline
 /// 1. removes what the rewrite left dead (nodes, initializers) so the pass's effect is measured,
-/// 2. rolls the pass back if it made the weights larger (unless the pass is allowed to),
+/// 2. rolls the pass back if it made the model larger (weights plus a per-node estimate, see
+///    `estimatedSize`; unless the pass is allowed to, like an opset conversion),
 /// 3. with a check, runs the engine on the result and rolls the pass back when any output moved
 ///    beyond the tolerance from the *original* model's outputs (so errors cannot creep up pass by
 ///    pass). A rolled-back pass is disabled for the rest of the run and named in the report.
@@ -62,8 +63,8 @@ public struct Pipeline {
                 Pipeline.setDefaultOpset(&candidate, Int64(context.opset))
                 entries[name]!.seconds += Date().timeIntervalSince(t0)
 
-                if !type(of: pass).mayGrowModel, candidate.graph.weightBytes > model.graph.weightBytes {
-                    entries[name]!.rollBack("it made the weights larger (\(model.graph.weightBytes) → \(candidate.graph.weightBytes) bytes)")
+                if !type(of: pass).mayGrowModel, Pipeline.estimatedSize(candidate.graph) > Pipeline.estimatedSize(model.graph) {
+                    entries[name]!.rollBack("it made the model larger (weights \(model.graph.weightBytes) → \(candidate.graph.weightBytes) bytes, nodes \(model.graph.totalNodeCount) → \(candidate.graph.totalNodeCount))")
                     disabled.insert(name)
                     log?("\(name): rolled back (model grew)")
                     continue
@@ -123,6 +124,14 @@ public struct Pipeline {
     static func removeDeadCode(_ graph: inout Graph) {
         let context = PassContext(model: Model(opsetImports: [], graph: Graph()))
         _ = try? apply(EliminateDeadNodes(), to: &graph, context: context)
+    }
+
+    /// Serialized size estimate: weight bytes plus `nodeBytes` per node (a NodeProto with op type,
+    /// names and a few attributes takes at least that much). A pass that folds a Shape chain into a
+    /// 16-byte vector while removing five nodes makes the file smaller, and this says so.
+    public static let nodeBytes = 64
+    public static func estimatedSize(_ graph: Graph) -> Int {
+        graph.weightBytes + nodeBytes * graph.totalNodeCount
     }
 
     static func setDefaultOpset(_ model: inout Model, _ version: Int64) {

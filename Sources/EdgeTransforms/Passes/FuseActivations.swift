@@ -23,6 +23,7 @@ public struct FuseActivations: GraphPass {
     public func run(_ graph: inout Graph, context: PassContext) throws -> PassResult {
         var rewrites = 0
         var index = GraphIndex(graph)
+        var types: [String: TensorType]?
         var i = 0
         while i < graph.nodes.count {
             defer { i += 1 }
@@ -32,7 +33,12 @@ public struct FuseActivations: GraphPass {
             let producer = graph.nodes[p]
             let fusedType: String
             if producer.isOp("Conv") { fusedType = "FusedConv" } else if producer.isOp("Gemm") { fusedType = "FusedGemm" } else { continue }
-            guard producer.outputs.count == 1, isFloat32(producer, graph: graph, index: index) else { continue }
+            guard producer.outputs.count == 1 else { continue }
+            if !isFloat32(producer, graph: graph, index: index) {
+                // Weights computed at run time (e.g. by ConstantOfShape): ask shape inference.
+                if types == nil { types = (try? ShapeInference.infer(graph: graph, opsetImports: context.opsetImports).types) ?? [:] }
+                guard types?[y]?.elementType == .float else { continue }
+            }
             var fused = producer
             fused.opType = fusedType
             fused.domain = FuseActivations.domain
