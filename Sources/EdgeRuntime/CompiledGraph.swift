@@ -1,4 +1,7 @@
+import Dispatch
 import EdgeIR
+import Foundation
+import Synchronization
 
 /// A graph compiled into an execution plan: values numbered into slots, nodes in a topological
 /// schedule with their kernels built, compile-time constants (initializers, Constant nodes and
@@ -294,11 +297,13 @@ public final class CompiledGraph: Sendable {
             context.freshStorages.removeAll(keepingCapacity: true)
             let args = step.inputs.map { $0.flatMap { env.slots[$0] } }
             let results: [Value?]
+            let started = Profiler.enabled ? DispatchTime.now().uptimeNanoseconds : 0
             do {
                 results = try step.kernel.run(args, context)
             } catch let error as EdgeError {
                 throw CompiledGraph.contextualize(error, step.description)
             }
+            if Profiler.enabled { Profiler.record(step.node.opType, DispatchTime.now().uptimeNanoseconds - started) }
             for (k, slot) in step.outputs.enumerated() {
                 guard let slot else { continue }
                 var value = k < results.count ? results[k] : nil
@@ -347,5 +352,27 @@ final class Environment {
         case .sequence(let ts, _): ts.forEach(body)
         case .optional(let v): if let v { forEachTensor(in: v, body) }
         }
+    }
+}
+
+/// Per-operator wall time, when the environment sets EDGEOPT_PROFILE: `Session.run` prints the
+/// totals of each run to stderr (a diagnostic for engine developers, off by default).
+enum Profiler {
+    static let enabled = ProcessInfo.processInfo.environment["EDGEOPT_PROFILE"] != nil
+    private static let totals = Mutex<[String: (count: Int, nanoseconds: UInt64)]>([:])
+
+    static func record(_ op: String, _ nanoseconds: UInt64) {
+        totals.withLock { $0[op, default: (0, 0)].count += 1; $0[op]!.nanoseconds += nanoseconds }
+    }
+
+    static func report() {
+        let snapshot = totals.withLock { t -> [String: (count: Int, nanoseconds: UInt64)] in
+            defer { t.removeAll() }
+            return t
+        }
+        let lines = snapshot.sorted { $0.value.nanoseconds > $1.value.nanoseconds }.map {
+            String(format: "  %-24@ %4d × %9.3f ms", $0.key as NSString, $0.value.count, Double($0.value.nanoseconds) / 1e6)
+        }
+        FileHandle.standardError.write(Data(("profile:\n" + lines.joined(separator: "\n") + "\n").utf8))
     }
 }

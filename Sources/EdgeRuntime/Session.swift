@@ -82,6 +82,7 @@ public final class Session: @unchecked Sendable {
         }
         let context = ExecutionContext(options: options, pool: pool, allocator: allocator)
         let outputs = try graph.execute(inputs: ordered, parent: nil, context: context)
+        if Profiler.enabled { Profiler.report() }
         if let allocator, allocator.isRecording {
             let plan = allocator.makePlan()
             plans[signature] = (plan, Arena(byteCount: plan.arenaBytes))
