@@ -34,8 +34,11 @@ final class NodeConformanceTests: XCTestCase {
 
     func testLightModelsMatchShippedOutputs() throws {
         guard let fixtures = ProcessInfo.processInfo.environment["EDGEOPT_FIXTURES"] else { throw XCTSkip("EDGEOPT_FIXTURES is not set") }
-        let cases = try ConformanceSuite.cases(in: (fixtures as NSString).appendingPathComponent("light"))
-        XCTAssertGreaterThanOrEqual(cases.count, 9)
+        // The three with 100M+ parameter FC layers (alexnet, zfnet512, vgg19) take minutes in a
+        // debug build; Tests/interop/test_conformance.py runs all nine through the CLI.
+        let heavy: Set<String> = ["bvlc_alexnet", "zfnet512", "vgg19"]
+        let cases = try ConformanceSuite.cases(in: (fixtures as NSString).appendingPathComponent("light")).filter { !heavy.contains($0.name) }
+        XCTAssertGreaterThanOrEqual(cases.count, 6)
         for c in cases {
             let r = ConformanceSuite.run(c, claimed: nil, threads: 2)
             print("light \(c.name): \(r.status)")
