@@ -6,7 +6,7 @@ import XCTest
 final class FitCommandTests: XCTestCase {
     static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-    func edgeopt() throws -> URL {
+    static func edgeopt() throws -> URL {
         let candidates = [Bundle.main.bundleURL, Bundle.main.bundleURL.deletingLastPathComponent()]
             .map { $0.appendingPathComponent("edgeopt") }
             + [URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("edgeopt")]
@@ -16,9 +16,9 @@ final class FitCommandTests: XCTestCase {
         return binary
     }
 
-    func run(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+    static func run(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
         let process = Process()
-        process.executableURL = try edgeopt()
+        process.executableURL = try Self.edgeopt()
         process.arguments = arguments
         var environment = ProcessInfo.processInfo.environment
         environment.removeValue(forKey: "EDGEOPT_PROFILES")
@@ -33,21 +33,21 @@ final class FitCommandTests: XCTestCase {
         return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
     }
 
-    func devices(_ json: String) throws -> [[String: Any]] {
+    static func devices(_ json: String) throws -> [[String: Any]] {
         let object = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any]
         return try XCTUnwrap(object?["devices"] as? [[String: Any]])
     }
 
-    func archLight(_ name: String) throws -> String {
+    static func archLight(_ name: String) throws -> String {
         let path = Self.repo.deletingLastPathComponent().appendingPathComponent("shared/fixtures/arch-light/\(name).onnx").path
         guard FileManager.default.fileExists(atPath: path) else { throw XCTSkip("no ../shared/fixtures/arch-light") }
         return path
     }
 
     func testAllDevicesOnResNet50JSON() throws {
-        let r = try run(["fit", try archLight("resnet50_224"), "--all", "--json"])
+        let r = try Self.run(["fit", try Self.archLight("resnet50_224"), "--all", "--json"])
         XCTAssertEqual(r.status, 0, r.stderr)
-        let rows = try devices(r.stdout)
+        let rows = try Self.devices(r.stdout)
         XCTAssertEqual(rows.count, 18)
         let byName = Dictionary(uniqueKeysWithValues: rows.map { ($0["device"] as! String, $0) })
         // 25.6 M parameters at int8 overflow the Edge TPU's 8 MiB cache.
@@ -66,22 +66,22 @@ final class FitCommandTests: XCTestCase {
 
     func testNamedDeviceThatDoesNotFitExitsOne() throws {
         let model = Self.repo.appendingPathComponent("models/digits_cnn.onnx").path
-        let ok = try run(["fit", model, "--device", "jetson-orin-nano-8gb", "--input-shape", "input=1,1,8,8"])
+        let ok = try Self.run(["fit", model, "--device", "jetson-orin-nano-8gb", "--input-shape", "input=1,1,8,8"])
         XCTAssertEqual(ok.status, 0, ok.stderr + ok.stdout)
         XCTAssertTrue(ok.stdout.contains("jetson-orin-nano-8gb"))
-        let bad = try run(["fit", model, "--device", "coral-usb", "--precision", "fp16", "--input-shape", "input=1,1,8,8"])
+        let bad = try Self.run(["fit", model, "--device", "coral-usb", "--precision", "fp16", "--input-shape", "input=1,1,8,8"])
         XCTAssertEqual(bad.status, 1, bad.stderr)
         XCTAssertTrue(bad.stdout.contains("precision fp16 not supported"), bad.stdout)
     }
 
     func testBadInputExits65() throws {
         let model = Self.repo.appendingPathComponent("models/digits_cnn.onnx").path
-        XCTAssertEqual(try run(["fit", "/nonexistent.onnx", "--all"]).status, 65)
-        let unknown = try run(["fit", model, "--device", "no-such-device"])
+        XCTAssertEqual(try Self.run(["fit", "/nonexistent.onnx", "--all"]).status, 65)
+        let unknown = try Self.run(["fit", model, "--device", "no-such-device"])
         XCTAssertEqual(unknown.status, 65)
         XCTAssertTrue(unknown.stderr.contains("no-such-device"), unknown.stderr)
-        XCTAssertEqual(try run(["fit", model, "--power-mode", "warp9"]).status, 65)
-        XCTAssertEqual(try run(["fit", model, "--precision", "fp12"]).status, 64)
+        XCTAssertEqual(try Self.run(["fit", model, "--power-mode", "warp9"]).status, 65)
+        XCTAssertEqual(try Self.run(["fit", model, "--precision", "fp12"]).status, 64)
     }
 
     func testTransformerEncoderFixture() throws {
@@ -89,13 +89,13 @@ final class FitCommandTests: XCTestCase {
         let model = dir + "/torch/transformer_encoder/model.onnx"
         // Symbolic batch/seq: static-shape devices refuse with the reason; pinned to the exported
         // shape (the export bakes the traced length 32 into its Reshapes), they are analysed.
-        let dynamic = try run(["fit", model, "--device", "atlas-200-dk", "--json"])
+        let dynamic = try Self.run(["fit", model, "--device", "atlas-200-dk", "--json"])
         XCTAssertEqual(dynamic.status, 1)
-        let reasons = try devices(dynamic.stdout)[0]["reasons"] as! [String]
+        let reasons = try Self.devices(dynamic.stdout)[0]["reasons"] as! [String]
         XCTAssertTrue(reasons.contains { $0.contains("static shapes") }, "\(reasons)")
-        let pinned = try run(["fit", model, "--device", "jetson-orin-nano-8gb", "--device", "coral-usb",
+        let pinned = try Self.run(["fit", model, "--device", "jetson-orin-nano-8gb", "--device", "coral-usb",
                               "--input-shape", "src=1,32,256", "--json"])
-        let rows = try devices(pinned.stdout)
+        let rows = try Self.devices(pinned.stdout)
         XCTAssertEqual(rows[0]["fits"] as? Bool, true, pinned.stdout)
         XCTAssertEqual(rows[0]["opsOnAccelerator"] as? Int, rows[0]["opsTotal"] as? Int)
         // The Edge TPU cuts the encoder at its first unsupported operator.

@@ -85,8 +85,9 @@ public enum Calibration {
     public static func table(_ report: CalibrationReport) -> String {
         var out = "device               model               precision  published ms  estimated ms  error %\n"
         for r in report.rows {
-            out += String(format: "%-20@ %-19@ %-9@ %13.3f %13.3f %+8.1f\n", r.device as NSString, r.model as NSString,
-                          r.precision as NSString, r.publishedMs, r.estimatedMs, r.errorPercent)
+            func pad(_ t: String, _ n: Int) -> String { t.padding(toLength: max(n, t.count), withPad: " ", startingAt: 0) }
+            out += pad(r.device, 20) + " " + pad(r.model, 19) + " " + pad(r.precision, 9)
+            out += String(format: " %13.3f %13.3f %+8.1f\n", r.publishedMs, r.estimatedMs, r.errorPercent)
             for note in r.notes { out += "    note: \(note)\n" }
         }
         out += String(format: "median absolute error: %.1f%% over %d rows\n", report.medianAbsErrorPercent, report.rows.count)
