@@ -42,8 +42,10 @@ public enum LatencyBenchmark {
     private static let lock = NSLock()
 
     /// Median wall time (ms) of `runs` runs of `model` on `feeds`, after one warm-up run.
-    public static func median(_ model: Model, feeds: [String: Tensor], runs: Int, threads: Int) throws -> Double {
-        let session = try Session(model: model, options: SessionOptions(threads: threads))
+    public static func median(_ model: Model, feeds: [String: Tensor], runs: Int, threads: Int, engineFusion: Bool = true) throws -> Double {
+        var options = SessionOptions(threads: threads)
+        options.fuseKernels = engineFusion
+        let session = try Session(model: model, options: options)
         if threads > 1 {
             lock.lock()
             retained.append(session)
@@ -61,11 +63,13 @@ public enum LatencyBenchmark {
     }
 
     /// Before/after medians on one seeded random feed set; runs alternate models to share drift.
+    /// `engineFusion` false turns off the engine's own compile-time Conv+BN/activation fusion, to
+    /// measure what the graph rewrites alone buy (with it on, the engine already fuses the original).
     public static func compare(_ before: Model, _ after: Model, runs: Int, threads: Int, seed: UInt64 = 0,
-                               dims: [String: Int] = [:]) throws -> LatencyComparison {
+                               dims: [String: Int] = [:], engineFusion: Bool = true) throws -> LatencyComparison {
         let feeds = try RandomInputs.make(for: before.graph, seed: seed, dims: dims)
-        let b = try median(before, feeds: feeds, runs: runs, threads: threads)
-        let a = try median(after, feeds: feeds, runs: runs, threads: threads)
+        let b = try median(before, feeds: feeds, runs: runs, threads: threads, engineFusion: engineFusion)
+        let a = try median(after, feeds: feeds, runs: runs, threads: threads, engineFusion: engineFusion)
         return LatencyComparison(runs: runs, threads: threads, beforeMedianMs: b, afterMedianMs: a)
     }
 }

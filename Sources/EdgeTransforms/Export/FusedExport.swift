@@ -56,11 +56,14 @@ public enum FusedExport {
             case "FusedConv", "FusedGemm":
                 let activation = node.string("activation") ?? ""
                 let params = node.floats("activation_params") ?? []
+                let preactivationName = node.string("preactivation_output")
+                let activationName = node.string("activation_name")
                 var base = node
-                base.removeAttribute("activation")
-                base.removeAttribute("activation_params")
+                for a in ["activation", "activation_params", "preactivation_output", "activation_name"] { base.removeAttribute(a) }
                 if style == .onnxruntimeContrib, node.opType == "FusedConv", contribActivations.contains(activation) {
                     var contrib = node
+                    contrib.removeAttribute("preactivation_output")
+                    contrib.removeAttribute("activation_name")
                     contrib.domain = "com.microsoft"
                     contrib.opType = "FusedConv"
                     usedContrib = true
@@ -70,11 +73,20 @@ public enum FusedExport {
                 base.domain = ""
                 base.opType = node.opType == "FusedConv" ? "Conv" : "Gemm"
                 let output = node.outputs[0]
-                let preActivation = context.freshName("\(output)_preact")
+                // The original intermediate name is free again unless something else took it.
+                let preActivation: String
+                if let p = preactivationName, !graph.allValueNames().contains(p) {
+                    preActivation = p
+                    context.reserve(p)
+                } else {
+                    preActivation = context.freshName("\(output)_preact")
+                }
                 base.outputs = [preActivation]
                 nodes.append(base)
-                nodes.append(contentsOf: activationNodes(activation, params: params, input: preActivation, output: output,
-                                                         base: node.displayName, graph: &graph, context: context))
+                var tail = activationNodes(activation, params: params, input: preActivation, output: output,
+                                           base: node.displayName, graph: &graph, context: context)
+                if let n = activationName, tail.count == 1 { tail[0].name = n }
+                nodes.append(contentsOf: tail)
             default:
                 nodes.append(node)
             }

@@ -45,6 +45,9 @@ public struct FuseActivations: GraphPass {
             fused.outputs = [act.outputs[0]]
             fused.setAttribute("activation", .string(Array(name.utf8)))
             if !params.isEmpty { fused.setAttribute("activation_params", .floats(params)) }
+            // Kept so that writing the standard form restores the original names (and size).
+            fused.setAttribute("preactivation_output", .string(Array(y.utf8)))
+            if !act.name.isEmpty { fused.setAttribute("activation_name", .string(Array(act.name.utf8))) }
             graph.nodes[i] = fused
             graph.nodes.remove(at: p)
             i -= 1
