@@ -85,10 +85,10 @@ struct EstimatorErrorCommand: ParsableCommand {
         commandName: "estimator-error", abstract: "Print the latency estimator's error on the calibration rows.", shouldDisplay: false)
 
     @Option(help: "The calibration CSV (device,model,input,precision,batch,latency_ms,source).")
-    var csv: String = "../shared/fixtures/device-latency-calibration.csv"
+    var csv: String = "Tests/Fixtures/device-latency-calibration.csv"
 
     @Option(help: "Directory of <model>_<input>.onnx graphs.")
-    var models: String = "../shared/fixtures/arch-light"
+    var models: String = "Tests/Fixtures/arch-light"
 
     @Option(name: .customLong("profiles"), help: ArgumentHelp("A directory of user profiles (repeatable).", valueName: "DIR"))
     var profileDirectories: [String] = []

@@ -39,8 +39,7 @@ final class FitCommandTests: XCTestCase {
     }
 
     static func archLight(_ name: String) throws -> String {
-        let path = Self.repo.deletingLastPathComponent().appendingPathComponent("shared/fixtures/arch-light/\(name).onnx").path
-        guard FileManager.default.fileExists(atPath: path) else { throw XCTSkip("no ../shared/fixtures/arch-light") }
+        let path = Self.repo.appendingPathComponent("Tests/Fixtures/arch-light/\(name).onnx").path
         return path
     }
 

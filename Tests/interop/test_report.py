@@ -30,7 +30,7 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 EDGEOPT = os.environ.get("EDGEOPT_BIN", os.path.join(ROOT, ".build", "debug", "edgeopt"))
 FIXTURES = os.environ.get("EDGEOPT_FIXTURES")
 LIGHT = sorted(glob.glob(os.path.join(os.path.dirname(onnx.__file__), "backend", "test", "data", "light", "*.onnx")))
-ARCH_LIGHT = sorted(glob.glob(os.path.join(ROOT, "..", "shared", "fixtures", "arch-light", "*.onnx")))
+ARCH_LIGHT = sorted(glob.glob(os.path.join(ROOT, "Tests", "Fixtures", "arch-light", "*.onnx")))
 MODELS = sorted(glob.glob(os.path.join(ROOT, "models", "*.onnx")))
 TORCH = sorted(glob.glob(os.path.join(FIXTURES, "torch", "*", "model.onnx"))) if FIXTURES else []
 
@@ -300,7 +300,7 @@ def test_arch_light_models_match_independent_counts(path):
 
 
 def test_arch_light_resnet50_is_the_folded_torchvision_count():
-    path = os.path.join(ROOT, "..", "shared", "fixtures", "arch-light", "resnet50_224.onnx")
+    path = os.path.join(ROOT, "Tests", "Fixtures", "arch-light", "resnet50_224.onnx")
     if not os.path.exists(path):
         pytest.skip("arch-light fixtures not present")
     r = report(path)
