@@ -80,6 +80,13 @@ public enum Optimizer {
         let context = PassContext(model: lowered)
         _ = try Pipeline.apply(DeduplicateWeights(), to: &lowered.graph, context: context)
         Pipeline.removeDeadCode(&lowered.graph)
+        if lowered.irVersion < 4 {
+            // IR 3 requires every initializer to be listed as a graph input as well.
+            let listed = Set(lowered.graph.inputs.map(\.name))
+            for (name, t) in lowered.graph.initializers where !listed.contains(name) {
+                lowered.graph.inputs.append(ValueInfo(name: name, tensor: TensorType(t.dtype, fixed: t.shape)))
+            }
+        }
         var report = OptimizeReport(pipeline: pipelineReport, opsetBefore: opsetBefore,
                                     opsetAfter: Int(working.onnxOpsetVersion ?? 1), writtenNodes: lowered.graph.totalNodeCount,
                                     checked: check != nil, tolerance: check?.tolerance, checkFailed: false)

@@ -28,6 +28,15 @@ public final class EquivalenceCheck: @unchecked Sendable {
                 data: [[String: Tensor]] = [], dims: [String: Int] = [:], options: SessionOptions = EquivalenceCheck.defaultOptions) throws {
         self.tolerance = tolerance
         self.options = options
+        // Symbolic dimensions the data pins (e.g. seq = 32 for a traced transformer) size the random
+        // inputs too, unless the caller gave them.
+        var dims = dims
+        for set in data {
+            for input in model.graph.runtimeInputs {
+                guard let t = set[input.name], let shape = input.tensorType?.shape, shape.count == t.rank else { continue }
+                for (k, d) in shape.enumerated() { if case .symbolic(let s) = d, dims[s] == nil { dims[s] = t.shape[k] } }
+            }
+        }
         var feeds: [[String: Tensor]] = []
         for k in 0..<randomSets {
             feeds.append(try RandomInputs.make(for: model.graph, seed: seed &+ UInt64(k), dims: dims))
