@@ -10,6 +10,13 @@ enum ActivationOperators {
             ClosureKernel { i, c in
                 let x = try i.required(0, c)
                 if x.dtype.isInteger { return [try clip(x, min: 0, max: nil, c)] }
+                if x.dtype == .float {
+                    // Direct loop (no per-element closure call) so it vectorizes; NaN passes through.
+                    let out = try c.allocate(.float, x.shape)
+                    let p = x.pointer(Float.self), o = out.mutablePointer(Float.self)
+                    c.parallelFor(x.elementCount, grain: 1 << 16) { r in for k in r { let v = p[k]; o[k] = v < 0 ? 0 : v } }
+                    return [out]
+                }
                 return [try ElementwiseOperators.map(x, c, { $0 < 0 ? 0 : $0 }, { $0 < 0 ? 0 : $0 })]
             }
         },
