@@ -9,7 +9,7 @@ struct EdgeOptCommand: ParsableCommand {
         abstract: "Optimize ONNX models for edge accelerators and choose the device to run them on.",
         version: EdgeOptVersion.string,
         // One file per subcommand in this directory; add new commands here.
-        subcommands: [ConvertCommand.self, ReportCommand.self, ProfilesCommand.self, ConformanceCommand.self, RunCommand.self, BenchCommand.self, OptimizeCommand.self, FitCommand.self, SelectCommand.self, EstimatorErrorCommand.self]
+        subcommands: [ConvertCommand.self, ReportCommand.self, ProfilesCommand.self, ConformanceCommand.self, RunCommand.self, BenchCommand.self, OptimizeCommand.self, QuantizeCommand.self, ValidateCommand.self, FitCommand.self, SelectCommand.self, EstimatorErrorCommand.self]
     )
 }
 

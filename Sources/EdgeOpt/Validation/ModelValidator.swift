@@ -1,0 +1,135 @@
+import EdgeCompression
+import EdgeIR
+import EdgeRuntime
+import Foundation
+
+/// Runs a reference and a candidate model on the same batches and measures how far the
+/// candidate's outputs (and shared intermediate tensors) are from the reference's.
+///
+/// Metrics accumulate over the whole data set in O(1) memory per tensor:
+///   cosine = Σ r·c / √(Σ r² · Σ c²),  SQNR = 10·log10(Σ r² / Σ (r − c)²),  max |r − c|;
+/// top-1 is the argmax over each output's last axis (one row per sample for classifier logits),
+/// compared with the labels (an integer array of the data set, one per row) and between models.
+public enum ModelValidator {
+    public struct Options: Sendable {
+        public var labels: String?
+        public var layers: Bool = true
+        public var threads: Int? = nil
+        public init(labels: String? = nil) { self.labels = labels }
+    }
+
+    struct Accumulator {
+        var rr = 0.0, cc = 0.0, rc = 0.0, ee = 0.0, maxAbs = 0.0
+        var rows = 0, agree = 0, refCorrect = 0, candCorrect = 0
+        var comparable = true
+
+        mutating func add(_ r: Tensor, _ c: Tensor, labels: [Int64]?) {
+            guard r.dtype == .float, c.dtype == .float, r.shape == c.shape else { comparable = false; return }
+            let a: [Float] = r.scalars(), b: [Float] = c.scalars()
+            for i in a.indices {
+                let x = Double(a[i]), y = Double(b[i]), e = x - y
+                rr += x * x; cc += y * y; rc += x * y; ee += e * e
+                maxAbs = Swift.max(maxAbs, abs(e))
+            }
+            guard let width = r.shape.last, width > 0 else { return }
+            let n = a.count / width
+            for row in 0..<n {
+                let ra = argmax(a, row * width, width), ca = argmax(b, row * width, width)
+                rows += 1
+                if ra == ca { agree += 1 }
+                if let labels, row < labels.count {
+                    if Int64(ra) == labels[row] { refCorrect += 1 }
+                    if Int64(ca) == labels[row] { candCorrect += 1 }
+                }
+            }
+        }
+
+        func argmax(_ v: [Float], _ start: Int, _ count: Int) -> Int {
+            var best = 0
+            for k in 1..<Swift.max(count, 1) where v[start + k] > v[start + best] { best = k }
+            return best
+        }
+
+        var cosine: Double { rr > 0 && cc > 0 ? rc / (rr * cc).squareRoot() : (rr == cc ? 1 : 0) }
+        var sqnr: Double? { ee == 0 ? nil : 10 * log10(Swift.max(rr, .leastNonzeroMagnitude) / ee) }
+    }
+
+    public static func validate(reference: Model, candidate: Model, data: CalibrationDataSet,
+                                names: (reference: String, candidate: String), options: Options) throws -> ValidationReport {
+        let start = Date()
+        let refOutputs = reference.graph.outputs.map(\.name)
+        let candOutputs = Set(candidate.graph.outputs.map(\.name))
+        let shared = refOutputs.filter(candOutputs.contains)
+        guard !shared.isEmpty else {
+            throw EdgeError.badInput("the reference and the candidate share no output name (reference: \(refOutputs.joined(separator: ", ")); candidate: \(candOutputs.sorted().joined(separator: ", ")))")
+        }
+        let labels = try options.labels.map { try data.extra(named: $0) }
+        if let labels, labels.int64Values() == nil {
+            throw EdgeError.badInput("labels '\(options.labels!)' must be an integer array, got \(labels.dtype)", file: data.source)
+        }
+        var layers: [String] = []
+        if options.layers {
+            let candProduced = Set(candidate.graph.nodes.flatMap(\.outputs))
+            let refInputs = Set(reference.graph.inputs.map(\.name))
+            layers = reference.graph.nodes.flatMap(\.outputs).filter {
+                !$0.isEmpty && candProduced.contains($0) && !refInputs.contains($0) && !shared.contains($0)
+            }
+            var seen = Set<String>()
+            layers = layers.filter { seen.insert($0).inserted }
+        }
+        func augmented(_ m: Model) -> Model {
+            var copy = m
+            let existing = Set(copy.graph.outputs.map(\.name))
+            for name in layers where !existing.contains(name) { copy.graph.outputs.append(ValueInfo(name: name, type: nil)) }
+            return copy
+        }
+        let sessionOptions = options.threads.map { SessionOptions(threads: $0) } ?? SessionOptions()
+        let refSession = try Session(model: augmented(reference), options: sessionOptions)
+        let candSession = try Session(model: augmented(candidate), options: sessionOptions)
+        var outputs = [String: Accumulator](), layerStats = [String: Accumulator]()
+        for (k, feed) in data.batches().enumerated() {
+            let r = try refSession.run(feed)
+            let c = try candSession.run(feed)
+            let batchLabels = labels.map { data.slice(extra: $0, batch: k).int64Values() ?? [] }
+            for name in shared {
+                guard let a = r[name], let b = c[name] else { continue }
+                outputs[name, default: Accumulator()].add(a, b, labels: batchLabels)
+            }
+            for name in layers {
+                guard let a = r[name], let b = c[name] else { continue }
+                layerStats[name, default: Accumulator()].add(a, b, labels: nil)
+            }
+        }
+        let outputMetrics = shared.compactMap { name -> ValidationReport.OutputMetrics? in
+            guard let s = outputs[name], s.comparable else { return nil }
+            let rows = Double(Swift.max(s.rows, 1))
+            return .init(name: name, rows: s.rows,
+                         referenceTop1: labels == nil ? nil : Double(s.refCorrect) / rows,
+                         candidateTop1: labels == nil ? nil : Double(s.candCorrect) / rows,
+                         top1Agreement: Double(s.agree) / rows, cosine: s.cosine, sqnrDB: s.sqnr, maxAbsError: s.maxAbs)
+        }
+        let layerMetrics = layers.compactMap { name -> ValidationReport.LayerMetrics? in
+            guard let s = layerStats[name], s.comparable else { return nil }
+            return .init(tensor: name, sqnrDB: s.sqnr, cosine: s.cosine, maxAbsError: s.maxAbs)
+        }.sorted { ($0.sqnrDB ?? .infinity) < ($1.sqnrDB ?? .infinity) }
+        return ValidationReport(reference: names.reference, candidate: names.candidate, data: data.source, samples: data.sampleCount,
+                                labels: options.labels, outputs: outputMetrics, layers: layerMetrics,
+                                seconds: Date().timeIntervalSince(start))
+    }
+
+    /// Top-1 accuracy of one model's first output on labelled data, as the engine computes it.
+    public static func top1(model: Model, data: CalibrationDataSet, labels key: String, threads: Int? = nil) throws -> Double {
+        let labels = try data.extra(named: key)
+        guard labels.int64Values() != nil else {
+            throw EdgeError.badInput("labels '\(key)' must be an integer array, got \(labels.dtype)", file: data.source)
+        }
+        guard let output = model.graph.outputs.first?.name else { throw EdgeError.badInput("the model has no outputs") }
+        let session = try Session(model: model, options: threads.map { SessionOptions(threads: $0) } ?? SessionOptions())
+        var acc = Accumulator()
+        for (k, feed) in data.batches().enumerated() {
+            guard let y = try session.run(feed)[output] else { continue }
+            acc.add(y, y, labels: data.slice(extra: labels, batch: k).int64Values())
+        }
+        return Double(acc.refCorrect) / Double(Swift.max(acc.rows, 1))
+    }
+}
