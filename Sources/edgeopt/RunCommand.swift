@@ -68,6 +68,8 @@ struct RunCommand: ParsableCommand {
             if json {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+                // Outputs may hold ±Inf/NaN (IEEE propagation); JSON has no literal for them.
+                encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
                 struct Report: Encodable { var model: String; var milliseconds: Double; var outputs: [TensorSummary] }
                 let data = try encoder.encode(Report(model: model, milliseconds: milliseconds, outputs: summaries))
                 print(String(decoding: data, as: UTF8.self))
