@@ -7,10 +7,13 @@ final class QuantizationParameterTests: XCTestCase {
         let a = ActivationQuantization(range: 0...2.55, type: .uint8, symmetric: false)
         XCTAssertEqual(a.scale, 0.01, accuracy: 1e-7)
         XCTAssertEqual(a.zeroPoint, 0)
-        // [−1, 1]: scale 2/255, zero point round(1 / (2/255)) = round(127.5) = 128 (ties to even).
-        let b = ActivationQuantization(range: -1...1, type: .uint8, symmetric: false)
-        XCTAssertEqual(b.scale, 2.0 / 255, accuracy: 1e-7)
-        XCTAssertEqual(b.zeroPoint, 128)
+        // [−1, 3]: scale 4/255, zero point round(1 / (4/255)) = round(63.75) = 64.
+        let b = ActivationQuantization(range: -1...3, type: .uint8, symmetric: false)
+        XCTAssertEqual(b.scale, 4.0 / 255, accuracy: 1e-7)
+        XCTAssertEqual(b.zeroPoint, 64)
+        // [−1, 1]: 1 / Float(2/255) is 127.49999 in float32, so the zero point is 127 (as float32
+        // arithmetic in ONNX Runtime's quantizer gives), not the 128 of exact arithmetic.
+        XCTAssertEqual(ActivationQuantization(range: -1...1, type: .uint8, symmetric: false).zeroPoint, 127)
         // A range not containing 0 is widened to contain it: [1, 2] → [0, 2].
         let c = ActivationQuantization(range: 1...2, type: .uint8, symmetric: false)
         XCTAssertEqual(c.scale, 2.0 / 255, accuracy: 1e-7)
