@@ -29,8 +29,9 @@ ort = pytest.importorskip("onnxruntime")
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 FIXTURES = os.environ.get("EDGEOPT_FIXTURES")
 TOLERANCE = 1e-5
-# BN folding on a deep stack of convolutions (see module docstring).
-LOOSE = {"torch/resnet50": 1e-4, "torch/resnet50_default_init": 1e-4, "torch/mobilenetv2_bn": 1e-4}
+# Cases allowed 1e-4 because fp accumulation order legitimately differs (see module docstring). Empty:
+# every model measured so far is within 1e-5 (largest: mobilenetv2_bn, 52 BN folds, 4.7e-6).
+LOOSE: dict[str, float] = {}
 
 
 def corpus() -> list[tuple[str, pathlib.Path]]:
