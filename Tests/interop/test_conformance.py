@@ -50,16 +50,13 @@ def test_run_matches_onnxruntime_on_torchvision_exports(run_edgeopt, fixtures_di
     if not case.exists():
         pytest.skip(f"{case} not generated")
     model = onnx.load(str(case / "model.onnx"), load_external_data=False)
-    inputs, _ = load_data_set(case)
+    # load_data_set gives the inputs by graph-input name.
+    feeds, _ = load_data_set(case)
     args = []
-    feeds = {}
-    inits = {i.name for i in model.graph.initializer}
-    names = [i.name for i in model.graph.input if i.name not in inits]
-    for k, value in enumerate(inputs):
+    for k, (input_name, value) in enumerate(feeds.items()):
         path = tmp_path / f"in{k}.npy"
         np.save(path, value)
-        args += ["--input", f"{names[k]}={path}"]
-        feeds[names[k]] = value
+        args += ["--input", f"{input_name}={path}"]
     out = tmp_path / "out.npz"
     r = run_edgeopt("run", str(case / "model.onnx"), *args, "--output", str(out), "--threads", "2")
     assert r.code == 0, r
