@@ -17,6 +17,11 @@ struct SelectCommand: ParsableCommand {
             with the constraints their closest configuration broke; JSON adds the Pareto front. When \
             nothing qualifies the binding constraints are named with the relaxation that would admit a \
             device, and the exit status is 1.
+            Measured accuracy: --accuracy int8=v8.json (repeatable) takes the JSON of `edgeopt validate \
+            --format json` comparing the float model with its conversion to that precision; fp32 is the \
+            reference. Top-1 with labels, else top-1 agreement; the worst output counts. \
+            --max-accuracy-drop rejects precisions that lose more (or were not measured); --objective \
+            accuracy ranks by the measured drop.
             """)
 
     @Argument(help: "The ONNX model.")
@@ -40,7 +45,13 @@ struct SelectCommand: ParsableCommand {
     @Option(help: "fp32, fp16, int8, or auto (try every precision each device supports).")
     var precision: String = "auto"
 
-    @Option(help: "latency, energy, price or balanced.")
+    @Option(name: .customLong("max-accuracy-drop"), help: ArgumentHelp("Largest measured accuracy loss against fp32, in points, e.g. 1%.", valueName: "POINTS"))
+    var maxAccuracyDrop: String?
+
+    @Option(help: ArgumentHelp("Measured accuracy of one precision: the JSON of `edgeopt validate` (repeatable).", valueName: "PRECISION=FILE"))
+    var accuracy: [String] = []
+
+    @Option(help: "latency, energy, price, balanced or accuracy.")
     var objective: String = "balanced"
 
     @Option(help: "Show at most N ranked devices.")
@@ -64,7 +75,7 @@ struct SelectCommand: ParsableCommand {
             throw ValidationError("\(option): cannot parse '\(text)'")
         }
         guard let objective = SelectionObjective(rawValue: objective) else {
-            throw ValidationError("--objective must be latency, energy, price or balanced")
+            throw ValidationError("--objective must be latency, energy, price, balanced or accuracy")
         }
         if let minFPS, !(minFPS > 0) { throw ValidationError("--min-fps must be positive") }
         if let top, top < 1 { throw ValidationError("--top must be at least 1") }
@@ -73,12 +84,29 @@ struct SelectCommand: ParsableCommand {
             minFPS: minFPS,
             maxWatts: try maxPower.map { try number($0, units: ["w": 1, "mw": 1e-3, "": 1], option: "--max-power") },
             maxPriceUSD: try maxPrice.map { try number($0, units: ["usd": 1, "": 1], option: "--max-price") },
-            minMemoryHeadroom: try minMemoryHeadroom.map { try number($0, units: ["%": 0.01, "": 0.01], option: "--min-memory-headroom") })
+            minMemoryHeadroom: try minMemoryHeadroom.map { try number($0, units: ["%": 0.01, "": 0.01], option: "--min-memory-headroom") },
+            maxAccuracyDrop: try maxAccuracyDrop.map { try number($0, units: ["%": 0.01, "points": 0.01, "": 0.01], option: "--max-accuracy-drop") })
         return (c, objective)
+    }
+
+    /// `--accuracy PRECISION=FILE` pairs, checked for syntax (the files are read in `run`).
+    func accuracyFiles() throws -> [(Precision, String)] {
+        try accuracy.map { item in
+            let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, let p = Precision(rawValue: parts[0].lowercased()), !parts[1].isEmpty else {
+                throw ValidationError("--accuracy expects PRECISION=FILE, e.g. int8=validate-int8.json (got '\(item)')")
+            }
+            return (p, parts[1])
+        }
     }
 
     func validate() throws {
         _ = try parsed()
+        let files = try accuracyFiles()
+        if Set(files.map(\.0)).count != files.count { throw ValidationError("--accuracy names a precision twice") }
+        if SelectionObjective(rawValue: objective) == .accuracy && files.isEmpty {
+            throw ValidationError("--objective accuracy needs at least one --accuracy PRECISION=FILE")
+        }
         if precision != "auto" && Precision(rawValue: precision) == nil {
             throw ValidationError("--precision must be fp32, fp16, bf16, int8, int4 or auto")
         }
@@ -87,6 +115,8 @@ struct SelectCommand: ParsableCommand {
     func run() throws {
         try runReportingErrors {
             let (constraints, objective) = try parsed()
+            var measured: [Precision: MeasuredAccuracy] = [:]
+            for (p, file) in try accuracyFiles() { measured[p] = try MeasuredAccuracy.load(path: file, precision: p) }
             let catalog = try ProfileCatalog.load(userDirectories: profileDirectories)
             let model = try ONNXReader.read(path: self.model)
             let facts = try ModelFacts(model: model, analysis: try ModelAnalysis(model: model, inputShapes: shapes.inputShapes, dims: shapes.dims))
@@ -99,7 +129,8 @@ struct SelectCommand: ParsableCommand {
                     }
                 }
             }
-            let result = DeviceSelection.select(configurations, constraints: constraints, objective: objective, top: top)
+            let result = DeviceSelection.select(configurations, constraints: constraints, objective: objective, top: top,
+                                                accuracy: measured)
             let text = json ? try SelectionRendering.json(result, model: self.model) : SelectionRendering.table(result, model: self.model)
             FileHandle.standardOutput.write(Data(text.utf8))
             return result.ranked.isEmpty ? .gateFailed : .success

@@ -8,19 +8,25 @@ public struct SelectionConstraints: Sendable, Codable, Equatable {
     public var maxPriceUSD: Double?
     /// Minimum free fraction of usable device memory after loading (0.2 = 20%).
     public var minMemoryHeadroom: Double?
+    /// Largest measured accuracy loss against the float model (0.01 = one point); needs
+    /// measurements (`MeasuredAccuracy`) — a precision without one cannot qualify.
+    public var maxAccuracyDrop: Double?
 
     public init(maxLatencySeconds: Double? = nil, minFPS: Double? = nil, maxWatts: Double? = nil,
-                maxPriceUSD: Double? = nil, minMemoryHeadroom: Double? = nil) {
+                maxPriceUSD: Double? = nil, minMemoryHeadroom: Double? = nil, maxAccuracyDrop: Double? = nil) {
         self.maxLatencySeconds = maxLatencySeconds
         self.minFPS = minFPS
         self.maxWatts = maxWatts
         self.maxPriceUSD = maxPriceUSD
         self.minMemoryHeadroom = minMemoryHeadroom
+        self.maxAccuracyDrop = maxAccuracyDrop
     }
 }
 
 public enum SelectionObjective: String, Sendable, Codable, CaseIterable {
     case latency, energy, price, balanced
+    /// Smallest measured accuracy drop first; latency breaks ties.
+    case accuracy
 }
 
 /// One constraint a candidate breaks, with the value it reached and the limit.
@@ -35,6 +41,8 @@ public struct Candidate: Sendable, Codable {
     public var fit: FitResult
     public var violations: [Violation]
     public var score: Double?
+    /// The measured accuracy of this configuration's precision, when one was given.
+    public var accuracy: MeasuredAccuracy?
 }
 
 public struct BindingConstraint: Sendable, Codable {
@@ -66,8 +74,19 @@ public struct SelectionResult: Sendable, Codable {
 /// `DeviceFit`; a configuration qualifies when it fits and meets every constraint; each device is
 /// represented by its best qualifying configuration under the objective.
 public enum DeviceSelection {
-    public static func violations(_ fit: FitResult, _ c: SelectionConstraints) -> [Violation] {
+    public static func violations(_ fit: FitResult, _ c: SelectionConstraints, accuracy: MeasuredAccuracy? = nil) -> [Violation] {
         var v: [Violation] = []
+        if let max = c.maxAccuracyDrop {
+            if let a = accuracy {
+                if a.drop > max {
+                    v.append(Violation(constraint: "max-accuracy-drop", value: a.drop, limit: max,
+                                       text: String(format: "%@ %@ drop %.2f points > %.2f", a.precision.rawValue, a.metric.rawValue, a.drop * 100, max * 100)))
+                }
+            } else {
+                v.append(Violation(constraint: "accuracy-measured", value: 0, limit: 1,
+                                   text: "no measured accuracy for \(fit.precision) (pass --accuracy \(fit.precision)=VALIDATE.json)"))
+            }
+        }
         if !fit.fits { v.append(Violation(constraint: "fits", value: 0, limit: 1, text: "does not fit: " + fit.reasons.joined(separator: "; "))) }
         if let max = c.maxLatencySeconds, let l = fit.latencySeconds, l > max {
             v.append(Violation(constraint: "max-latency", value: l, limit: max, text: String(format: "latency %.2f ms > %.2f ms", l * 1000, max * 1000)))
@@ -92,28 +111,44 @@ public enum DeviceSelection {
         case .latency: return fit.latencySeconds ?? .infinity
         case .energy: return fit.energyJoules ?? .infinity
         case .price: return fit.priceUSD + (fit.latencySeconds ?? 1) * 1e-6 // latency breaks price ties
-        case .balanced: return .nan // needs the field: see `rank`
+        case .balanced, .accuracy: return .nan // needs the field or the measurement: see `select`
         }
     }
 
     /// `configurations` holds every analysed configuration, grouped by device in any order.
+    /// `accuracy` holds measured accuracy per precision (see `MeasuredAccuracy`); fp32 defaults to
+    /// the reference (no drop) when other precisions were measured.
     public static func select(_ configurations: [FitResult], constraints: SelectionConstraints,
-                              objective: SelectionObjective, top: Int? = nil) -> SelectionResult {
-        let candidates = configurations.map { Candidate(fit: $0, violations: violations($0, constraints), score: nil) }
+                              objective: SelectionObjective, top: Int? = nil,
+                              accuracy: [Precision: MeasuredAccuracy] = [:]) -> SelectionResult {
+        var measured = accuracy
+        if !measured.isEmpty, measured[.fp32] == nil {
+            measured[.fp32] = MeasuredAccuracy.reference(from: measured.keys.sorted().map { measured[$0]! })
+        }
+        let candidates = configurations.map { fit -> Candidate in
+            let a = Precision(rawValue: fit.precision).flatMap { measured[$0] }
+            return Candidate(fit: fit, violations: violations(fit, constraints, accuracy: a), score: nil, accuracy: a)
+        }
         let qualifying = candidates.filter { $0.violations.isEmpty }
         // Balanced: geometric mean of latency, energy and price, each relative to the best qualifying value.
         let bestL = qualifying.compactMap(\.fit.latencySeconds).min() ?? 1
         let bestE = qualifying.compactMap(\.fit.energyJoules).min() ?? 1
         let bestP = qualifying.map(\.fit.priceUSD).min() ?? 1
-        func score(_ f: FitResult) -> Double {
-            if objective == .balanced {
+        func score(_ c: Candidate) -> Double {
+            let f = c.fit
+            switch objective {
+            case .balanced:
                 return pow((f.latencySeconds ?? .infinity) / bestL * (f.energyJoules ?? .infinity) / bestE * f.priceUSD / bestP, 1.0 / 3)
+            case .accuracy:
+                // Drop in points dominates; latency (seconds, ≪ 1 point) only breaks ties. Unmeasured last.
+                return (c.accuracy?.drop ?? 1) * 1000 + (f.latencySeconds ?? 1)
+            default:
+                return objectiveValue(f, objective)
             }
-            return objectiveValue(f, objective)
         }
         var bestPerDevice: [String: Candidate] = [:]
         for var c in qualifying {
-            c.score = score(c.fit)
+            c.score = score(c)
             if let old = bestPerDevice[c.fit.device], old.score! <= c.score! { continue }
             bestPerDevice[c.fit.device] = c
         }
@@ -152,8 +187,8 @@ public enum DeviceSelection {
         }
         func relaxation(_ v: Violation) -> Double {
             // Upper limits (latency, power, price) must grow; lower limits (FPS, headroom) shrink.
-            let upper = ["max-latency", "max-power", "max-price"].contains(v.constraint)
-            return upper ? v.value / v.limit - 1 : 1 - v.value / max(v.limit, 1e-12)
+            let upper = ["max-latency", "max-power", "max-price", "max-accuracy-drop"].contains(v.constraint)
+            return upper ? v.value / max(v.limit, 1e-12) - 1 : 1 - v.value / max(v.limit, 1e-12)
         }
         var result: [BindingConstraint] = []
         let names = Array(Set(deployable.flatMap { $0.violations.map(\.constraint) })).sorted()
@@ -161,6 +196,13 @@ public enum DeviceSelection {
             let rescuable = deployable.filter { $0.violations.count == 1 && $0.violations[0].constraint == name }
             if let best = rescuable.min(by: { relaxation($0.violations[0]) < relaxation($1.violations[0]) }) {
                 let v = best.violations[0]
+                if name == "accuracy-measured" {
+                    // Not a limit to loosen: the missing input is a measurement.
+                    result.append(BindingConstraint(constraint: name, best: 0, limit: 1, relaxation: 0,
+                                                    device: "\(best.fit.device) \(best.fit.precision) \(best.fit.powerMode)",
+                                                    text: "\(name): \(v.text) — with it, \(best.fit.device) (\(best.fit.precision), \(best.fit.powerMode)) may qualify"))
+                    continue
+                }
                 result.append(BindingConstraint(constraint: name, best: v.value, limit: v.limit, relaxation: relaxation(v),
                                                 device: "\(best.fit.device) \(best.fit.precision) \(best.fit.powerMode)",
                                                 text: String(format: "%@: %@ — relaxing it by %.0f%% admits %@ (%@, %@)", name, v.text,

@@ -17,6 +17,10 @@ public enum SelectionRendering {
                 out += String(format: "%7.2f ms %7.0f %7.1f mJ %5.1f W  $%.0f\n", (f.latencySeconds ?? 0) * 1000, f.fps ?? 0,
                               (f.energyJoules ?? 0) * 1000, f.watts, f.priceUSD)
                 out += "      recipe: \(f.recipe)\n"
+                if let a = c.accuracy {
+                    out += String(format: "      accuracy: %@ %.2f%% (drop %.2f points%@)\n", a.metric.rawValue, a.accuracy * 100, a.drop * 100,
+                                  a.source.map { ", measured in \($0)" } ?? ", float reference")
+                }
                 for n in f.notes { out += "      · \(n)\n" }
             }
         }
