@@ -180,3 +180,25 @@ def test_usage_and_bad_input_exit_codes(run_edgeopt, tmp_path):
     bad.write_bytes(b"not a model")
     assert optimize(run_edgeopt, bad, tmp_path / "y.onnx").code == 65
     assert not (tmp_path / "y.onnx").exists()
+
+
+def test_check_failure_rolls_back_writes_the_model_and_exits_one(run_edgeopt, tmp_path):
+    """Tolerance 0: folding BatchNorm into Conv weights rounds differently from Conv-then-BN, so
+    the check must reject that pass (a real divergence, however small), roll it back, name it,
+    still write a valid model without it, and exit 1."""
+    src = ROOT / "models" / "digits_cnn.onnx"
+    digest = sha(src)
+    out = tmp_path / "strict.onnx"
+    result = optimize(run_edgeopt, src, out, "--tolerance", "0")
+    assert result.code == 1, str(result)
+    assert "rolled back" in result.stderr and "fold-batchnorm-into-conv" in result.stderr, result.stderr
+    report = json.loads(result.stdout)
+    rolled = [p["name"] for p in report["pipeline"]["passes"] if p["status"] == "rolled back"]
+    assert "fold-batchnorm-into-conv" in rolled, rolled
+    assert sha(src) == digest
+    onnx.checker.check_model(str(out), full_check=True)
+    model = onnx.load(str(out))
+    # BatchNormalization survives because its folding was rolled back; exact passes still ran.
+    assert any(n.op_type == "BatchNormalization" for n in model.graph.node)
+    feed = {"input": np.random.default_rng(3).standard_normal((4, 1, 8, 8)).astype(np.float32)}
+    assert relative_error(session(out).run(None, feed)[0], session(src).run(None, feed)[0]) <= TOLERANCE

@@ -19,7 +19,14 @@ public final class EquivalenceCheck: @unchecked Sendable {
     /// One thread: a check builds and drops a session per candidate, and EdgeKernels' ThreadPool
     /// (workers capture it `unowned`) traps when a multi-threaded session is released (seen at
     /// commit 6cf4b76). One thread also makes the reference outputs independent of core count.
-    public static let defaultOptions = SessionOptions(threads: 1)
+    /// The engine's own compile-time Conv+BatchNorm folding is off: with it on, the reference
+    /// would already compute W·γ/√(σ²+ε) exactly as FoldBatchNormIntoConv does, and the check
+    /// could not see the rounding that pass introduces. Every node runs as written.
+    public static let defaultOptions: SessionOptions = {
+        var options = SessionOptions(threads: 1)
+        options.fuseKernels = false
+        return options
+    }()
 
     /// - Parameters:
     ///   - data: extra feed sets (e.g. from `--data file.npz`); inputs they lack are random.
