@@ -117,18 +117,18 @@ struct OptimizeCommand: ParsableCommand {
             }
             report.model = model
             report.output = output
-            try ONNXWriter.write(lowered, to: output, externalData: externalData ? .always(threshold: 1024) : .automatic)
+            let written = try ONNXWriter.write(lowered, to: output, externalData: externalData ? .always(threshold: 1024) : .automatic)
             report.inputBytes = fileSize(model) + externalDataSize(of: source, next: model)
-            report.outputBytes = fileSize(output) + (externalData ? fileSize(output + ".data") : 0)
+            report.outputBytes = written.totalBytes
             let converting = (targetOpset ?? 0) > Int(source.onnxOpsetVersion ?? 0)
             // 1 KiB allowance: the writer rewrites header fields (producer name/version, IR version)
             // whose length differs from the input's; anything beyond that is real growth.
             if !converting, let a = report.inputBytes, let b = report.outputBytes, b > a + 1024 {
                 // The promise is "never larger" (onnxsim #309); hand back the model as it came in.
-                try ONNXWriter.write(source, to: output, externalData: externalData ? .always(threshold: 1024) : .automatic)
+                let written = try ONNXWriter.write(source, to: output, externalData: externalData ? .always(threshold: 1024) : .automatic)
                 report.finalCheck = "the optimized model (\(b) bytes) was larger than the input (\(a) bytes); wrote the input model instead"
                 report.checkFailed = true
-                report.outputBytes = fileSize(output) + (externalData ? fileSize(output + ".data") : 0)
+                report.outputBytes = written.totalBytes
             }
             print(format == "json" ? try json(report) : table(report), terminator: "")
             if report.checkFailed {

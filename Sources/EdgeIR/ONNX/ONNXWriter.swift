@@ -25,7 +25,17 @@ public enum ONNXWriter {
     /// Initializers at least this large go external under `.automatic` (as onnx's own helper does).
     static let automaticThreshold = 1024
 
-    public static func write(_ model: Model, to path: String, externalData: ExternalDataPolicy = .automatic) throws {
+    /// The files one `write` produced.
+    public struct Written: Sendable, Equatable {
+        public var modelPath: String
+        /// The external data file, when any tensor went there.
+        public var dataPath: String?
+        /// Bytes of both files together.
+        public var totalBytes: Int
+    }
+
+    @discardableResult
+    public static func write(_ model: Model, to path: String, externalData: ExternalDataPolicy = .automatic) throws -> Written {
         let inlineBytes = model.totalTensorBytes()
         let threshold: Int?
         switch externalData {
@@ -41,8 +51,14 @@ public enum ONNXWriter {
         let sink = try threshold.map { try ExternalDataSink(location: fileName + ".data", directoryOf: path, threshold: $0) }
         let modelFile = try AtomicFile(path: path)
         try ModelStreamWriter(exporter: ProtoExporter(external: sink)).write(model, to: modelFile, path: path)
-        if let sink, sink.tensorCount > 0 { try sink.file.commit() }
+        var dataPath: String?
+        if let sink, sink.tensorCount > 0 {
+            try sink.file.commit()
+            dataPath = URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent(sink.location).path
+        }
         try modelFile.commit()
+        func size(_ p: String) -> Int { ((try? FileManager.default.attributesOfItem(atPath: p)[.size]) as? NSNumber)?.intValue ?? 0 }
+        return Written(modelPath: path, dataPath: dataPath, totalBytes: size(path) + (dataPath.map(size) ?? 0))
     }
 
     /// The model with all data inline.
