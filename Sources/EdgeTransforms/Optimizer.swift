@@ -53,10 +53,7 @@ public enum Optimizer {
         var working = model
         var passes = options.passes
         if let target = options.targetOpset {
-            guard target >= opsetBefore else {
-                throw EdgeError.badInput("--target-opset \(target) is older than the model's opset \(opsetBefore); only upgrades are supported")
-            }
-            if target > opsetBefore { passes.insert(ConvertOpset(target: target), at: 0) }
+            if target != opsetBefore { passes.insert(ConvertOpset(target: target), at: 0) }
         }
         let sessionOptions = options.threads.map { SessionOptions(threads: $0) } ?? EquivalenceCheck.defaultOptions
         let check: EquivalenceCheck?
@@ -75,6 +72,10 @@ public enum Optimizer {
         let pipelineReport = try pipeline.run(&working)
         if let v = working.onnxOpsetVersion, Int(v) > opsetBefore {
             working.irVersion = max(working.irVersion, ConvertOpset.minimumIRVersion(opset: Int(v)))
+        } else if let v = working.onnxOpsetVersion, Int(v) < opsetBefore {
+            // Older toolchains also reject newer IR versions: use the IR of the target opset's onnx
+            // release, unless the model's element types need a newer one (float8: 9, 4-bit: 10).
+            working.irVersion = min(working.irVersion, max(ConvertOpset.minimumIRVersion(opset: Int(v)), working.minimumIRVersionForTypes))
         }
         var lowered = FusedExport.lower(working, style: options.exportStyle)
         let context = PassContext(model: lowered)

@@ -28,7 +28,7 @@ struct OptimizeCommand: ParsableCommand {
     @Option(help: "Passes to run: 'default' or a comma-separated list of pass names.")
     var passes: String = "default"
 
-    @Option(help: "Convert the default-domain opset to this version (not older than the model's).")
+    @Option(help: "Convert the default-domain opset to this version (newer, or older down to 11).")
     var targetOpset: Int?
 
     @Flag(inversion: .prefixedNo, help: "Check every rewrite by running the engine (roll back passes that diverge).")
@@ -120,7 +120,7 @@ struct OptimizeCommand: ParsableCommand {
             let written = try ONNXWriter.write(lowered, to: output, externalData: externalData ? .always(threshold: 1024) : .automatic)
             report.inputBytes = fileSize(model) + externalDataSize(of: source, next: model)
             report.outputBytes = written.totalBytes
-            let converting = (targetOpset ?? 0) > Int(source.onnxOpsetVersion ?? 0)
+            let converting = targetOpset.map { $0 != Int(source.onnxOpsetVersion ?? 0) } ?? false
             // 1 KiB allowance: the writer rewrites header fields (producer name/version, IR version)
             // whose length differs from the input's; anything beyond that is real growth.
             if !converting, let a = report.inputBytes, let b = report.outputBytes, b > a + 1024 {

@@ -1,7 +1,8 @@
 import EdgeIR
 
 /// Moves a model's default-domain opset up to `target`, rewriting every operator whose signature
-/// changed on the way (ONNX moved many attributes to inputs so they can be computed).
+/// changed on the way (ONNX moved many attributes to inputs so they can be computed). Conversion
+/// down to an older opset (11 or later) is `OpsetDowngrade`'s job.
 ///
 ///     Before (opset 12):  Unsqueeze(x, axes=[0])        Clip(x, min=0, max=6)
 ///     After  (opset 13):  Unsqueeze(x, [0] as input)    Clip(x, 0, 6 as inputs)
@@ -18,7 +19,7 @@ import EdgeIR
 /// with an error naming the node.
 public struct ConvertOpset: GraphPass {
     public static let name = "convert-opset"
-    public static let summary = "convert the default-domain opset to a newer version"
+    public static let summary = "convert the default-domain opset to a newer or older version"
     public static let mayGrowModel = true
 
     public let target: Int
@@ -42,6 +43,11 @@ public struct ConvertOpset: GraphPass {
 
     public func run(_ graph: inout Graph, context: PassContext) throws -> PassResult {
         let from = Int(context.opsetImports.first { $0.domain.isEmpty || $0.domain == "ai.onnx" }?.version ?? 1)
+        if target < from {
+            let rewrites = try OpsetDowngrade(from: from, target: target).run(&graph, context: context)
+            context.opset = target
+            return PassResult(rewrites: max(rewrites, context.depth == 0 ? 1 : 0))
+        }
         guard target > from else { return .unchanged }
         guard from >= 7 else {
             throw EdgeError.unsupported("opset conversion from opset \(from) is not supported (7 or later is)")
