@@ -123,7 +123,10 @@ public enum MixedPrecisionSearch {
             if let t = options.timeLimit, Date().timeIntervalSince(start) >= t { stoppedBy = "time limit (\(format(t)) s)"; return true }
             return false
         }
+        var tried: [[LayerPrecision]: Candidate] = [:]  // by precision per layer, graph order
         func trial(_ assignment: [String: LayerPrecision], _ description: String) throws -> Candidate? {
+            let key = names.map { assignment[$0] ?? .int8 }
+            if let known = tried[key] { return known }  // e.g. "the most sensitive layer" measured alone already
             guard !limitReached() else { return nil }
             let t0 = Date()
             var q = options.quantization
@@ -147,6 +150,7 @@ public enum MixedPrecisionSearch {
                                 value: value.isFinite ? value : nil, met: met, seconds: Date().timeIntervalSince(t0)))
             log("trial \(trials.count): \(description): \(budget.metric.rawValue) \(format(value, budget.metric))\(met ? " (meets the budget)" : "")")
             if best == nil || better(c, than: best!) { best = c }
+            tried[key] = c
             return c
         }
 
@@ -224,8 +228,8 @@ public enum MixedPrecisionSearch {
             return a
         }
         func run(_ k: Int) throws -> Bool? {
-            let list = order.prefix(k).joined(separator: ", ")
-            return try trial(assignment(k), "\(k) layer\(k == 1 ? "" : "s") \(target.rawValue.uppercased()): \(list)")
+            let what = k == 1 ? "the most sensitive layer" : "the \(k) most sensitive layers"
+            return try trial(assignment(k), "\(what) \(target.rawValue.uppercased())")
         }
         var lo = 0, k = 1
         var hi: Int?
