@@ -80,7 +80,8 @@ public struct MixedPrecisionResult: Sendable {
 ///    budget, found by doubling k (1, 2, 4, …) and bisecting between the last failing and first
 ///    passing k (the metric is close to monotone in k; bisection keeps trials at O(log L)). If
 ///    all layers at FP16 do not suffice (or FP16 is not allowed), the same search moves layers to
-///    FP32 in the same order.
+///    FP32 in the same order, up to all but one layer: an all-FP32 model is the float model, not
+///    a quantization, so a budget that only it meets is reported as not met.
 /// 5. The result is the passing model with the fewest fallbacks, or, when nothing passes within
 ///    the limits, the best-scoring model tried, with its shortfall.
 public enum MixedPrecisionSearch {
@@ -172,7 +173,7 @@ public enum MixedPrecisionSearch {
             let bySQNR = names.sorted { (sqnr[$0] ?? .infinity, index[$0]!) < (sqnr[$1] ?? .infinity, index[$1]!) }
             // Metric gain of each layer alone, lowest SQNR first, leaving room for the fallback search.
             let reserve = 2 * Int(ceil(log2(Double(max(names.count, 1))))) + 2
-            for name in bySQNR {
+            for name in bySQNR where !(fallback == .fp32 && names.count == 1) {
                 if let n = options.maxTrials, n - trials.count <= reserve { break }
                 var a = allInt8
                 a[name] = fallback
@@ -194,7 +195,10 @@ public enum MixedPrecisionSearch {
             var stages: [LayerPrecision] = options.allowFP16 ? [.fp16, .fp32] : [.fp32]
             while !stages.isEmpty, best?.met != true, stoppedBy == nil {
                 let target = stages.removeFirst()
-                let found = try searchPrefix(order: order, base: base, target: target) { try trial($0, $1)?.met }
+                // FP32 for every layer would be the float model itself, not a quantization:
+                // at least one layer keeps a reduced precision.
+                let limit = target == .fp32 ? order.count - 1 : order.count
+                let found = try searchPrefix(order: order, base: base, target: target, limit: limit) { try trial($0, $1)?.met }
                 if found == nil, stoppedBy == nil {
                     // Every layer at this precision fails: the next stage starts from there.
                     for name in order { base[name] = target }
@@ -218,9 +222,9 @@ public enum MixedPrecisionSearch {
                                     stoppedBy: chosen.met ? nil : stoppedBy, seconds: Date().timeIntervalSince(start))
     }
 
-    /// Smallest k (doubling, then bisection) such that the first k layers of `order` at `target`
-    /// meet the budget; nil when even all of them do not, or a limit stopped the search.
-    static func searchPrefix(order: [String], base: [String: LayerPrecision], target: LayerPrecision,
+    /// Smallest k ≤ limit (doubling, then bisection) such that the first k layers of `order` at
+    /// `target` meet the budget; nil when even `limit` of them do not, or a limit stopped the search.
+    static func searchPrefix(order: [String], base: [String: LayerPrecision], target: LayerPrecision, limit: Int,
                              trial: ([String: LayerPrecision], String) throws -> Bool?) throws -> Int? {
         func assignment(_ k: Int) -> [String: LayerPrecision] {
             var a = base
@@ -233,12 +237,12 @@ public enum MixedPrecisionSearch {
         }
         var lo = 0, k = 1
         var hi: Int?
-        while k <= order.count {
+        while k <= limit {
             guard let met = try run(k) else { return nil }
             if met { hi = k; break }
             lo = k
-            if k == order.count { break }
-            k = min(k * 2, order.count)
+            if k == limit { break }
+            k = min(k * 2, limit)
         }
         guard var passing = hi else { return nil }
         while passing - lo > 1 {

@@ -97,7 +97,7 @@ extension PrecisionReport: RenderableReport {
                 rows.append(KeyValue("result", "budget met"))
             } else {
                 let gap = shortfall.map { metric == "top1" || metric == "agreement" ? String(format: "%.2f points", $0 * 100)
-                    : metric == "sqnr" ? String(format: "%.2f dB", $0) : String(format: "%.6f", $0) } ?? "?"
+                    : metric == "sqnr" ? String(format: "%.2f dB", $0) : String(format: "%.3g", $0) } ?? "?"
                 rows.append(KeyValue("result", "BUDGET NOT MET: \(gap) short" + (stoppedBy.map { " (search stopped by the \($0))" } ?? "") + "; the best model found was written"))
             }
         }
