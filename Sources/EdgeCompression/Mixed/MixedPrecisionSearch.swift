@@ -138,6 +138,8 @@ public enum MixedPrecisionSearch {
             if !half.isEmpty {
                 var f = FP16ConversionOptions()
                 f.onlyNodes = half
+                f.extendSelection = true
+                f.excludedNodes = Set(assignment.filter { $0.value == .fp32 }.keys)
                 let converted = try FP16Converter.convert(m, options: f)
                 m = converted.model
                 fp16Summary = converted.summary

@@ -11,6 +11,10 @@ public struct FP16ConversionOptions: Sendable {
     /// When set, only these nodes (by name) are converted and every other node stays as it is
     /// (mixed precision: the FP16 layers of an otherwise INT8/FP32 model).
     public var onlyNodes: Set<String>? = nil
+    /// With `onlyNodes`: also convert unselected nodes whose float activation inputs are all
+    /// float16 (the Relu, pooling and reshaping after an FP16 layer), so that consecutive FP16
+    /// layers do not Cast to float32 and back between them. Excluded nodes and Q/DQ stay.
+    public var extendSelection = false
     /// Activations seen beyond the float16 range (|x| > 65504) on calibration data: their producer
     /// and consumers stay float32.
     public var overflowingValues: Set<String> = []
@@ -104,8 +108,14 @@ public enum FP16Converter {
             let floatOutputs = node.outputs.filter { !$0.isEmpty && isFloat($0) }
             let touchesFloat = !floatInputs.isEmpty || !floatOutputs.isEmpty || node.opType == "ConstantOfShape" || node.opType == "Cast"
             guard touchesFloat else { continue }
-            let reason = keepReason(node, index: i, opset: opset, options: options, typeKnown: typeKnown, isFloat: isFloat,
+            var reason = keepReason(node, index: i, opset: opset, options: options, typeKnown: typeKnown, isFloat: isFloat,
                                     overflowingWeights: overflowing, captured: captured)
+            if reason == nil, let only = options.onlyNodes, !only.contains(node.name) {
+                let activations = floatInputs.filter { weights[$0] == nil }
+                let follows = options.extendSelection && !activations.isEmpty && activations.allSatisfy { precisionOf[$0] == .fp16 }
+                    && node.opType != "QuantizeLinear" && node.opType != "DequantizeLinear"
+                if !follows { reason = "not selected for float16" }
+            }
             if let reason {
                 keptReason[i] = reason
             } else if floatOutputs.isEmpty && !FP16TypeRules.precisionAgnostic.contains(node.opType) && node.opType != "Cast" && node.opType != "ConstantOfShape" {
@@ -307,7 +317,6 @@ public enum FP16Converter {
     static func keepReason(_ node: Node, index: Int, opset: Int, options: FP16ConversionOptions,
                            typeKnown: (String) -> Bool, isFloat: (String) -> Bool,
                            overflowingWeights: Set<String>, captured: Set<String>) -> String? {
-        if let only = options.onlyNodes, !only.contains(node.name) { return "not selected for float16" }
         if options.excludedNodes.contains(node.name) { return "excluded" }
         if !node.isStandardDomain { return "operator domain '\(node.domain)'" }
         if !node.subgraphs.isEmpty { return "holds a subgraph" }
