@@ -141,6 +141,13 @@ extension QuantizeCommand {
             options.timeLimit = budget.timeLimit
             options.labels = labels
             options.log = { @Sendable line in printError(line) }
+            let bar = ProgressBar(label: "calibrating")
+            if let bar {
+                options.quantization.progress = { @Sendable done, total in
+                    bar.update(done, total)
+                    if done == total { bar.finish() }
+                }
+            }
             let result = try MixedPrecisionSearch.run(source, calibration: calibration, evaluation: evaluation, options: options)
             try ONNXWriter.write(result.model, to: output)
             var report = PrecisionReport(model: model, output: output, precision: precision,

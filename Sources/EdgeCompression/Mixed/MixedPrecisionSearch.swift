@@ -180,7 +180,8 @@ public enum MixedPrecisionSearch {
                 var a = allInt8
                 a[name] = fallback
                 guard let c = try trial(a, "\(name) alone \(fallback.rawValue.uppercased())") else { break }
-                gain[name] = c.value - int8.value
+                let g = c.value - int8.value
+                gain[name] = g.isFinite ? g : nil
             }
             stoppedBy = nil  // a limit met while measuring gains is not the end of the search
             order = names.sorted { a, b in
