@@ -131,6 +131,33 @@ final class FP16ConverterTests: XCTestCase {
         XCTAssertEqual(y, expected)
     }
 
+    /// A weight read by a converted node and by an excluded one is stored in both precisions; a
+    /// graph output also read inside the graph keeps its float32 name for the output while the
+    /// float16 reader reads the float16 value. numpy: h = x·W, y = relu(h), z = −y, e = x·W (fp32).
+    func testSharedWeightAndGraphOutputReadInside() throws {
+        let w = Tensor(shape: [2, 2], scalars: [Float(0.5), -1, 2, 0.25])
+        let m = model([Node(name: "mm", opType: "MatMul", inputs: ["x", "w"], outputs: ["h"]),
+                       Node(name: "relu", opType: "Relu", inputs: ["h"], outputs: ["y"]),
+                       Node(name: "neg", opType: "Neg", inputs: ["y"], outputs: ["z"]),
+                       Node(name: "exact", opType: "MatMul", inputs: ["x", "w"], outputs: ["e"])],
+                      inputs: [input("x", [1, 2])], outputs: ["y", "z", "e"], initializers: [("w", w)])
+        var options = FP16ConversionOptions()
+        options.excludedNodes = ["exact"]
+        let (half, summary) = try FP16Converter.convert(m, options: options)
+        XCTAssertEqual(summary.duplicatedWeights, 1)
+        XCTAssertEqual(half.graph.initializers["w"]?.dtype, .float)
+        let nodes = Dictionary(uniqueKeysWithValues: half.graph.nodes.map { ($0.name, $0) })
+        XCTAssertEqual(nodes["exact"]?.inputs[1], "w")
+        XCTAssertEqual(half.graph.initializers[nodes["mm"]!.inputs[1]]?.dtype, .float16)
+        XCTAssertNotEqual(nodes["relu"]?.outputs[0], "y")
+        XCTAssertEqual(nodes["neg"]?.inputs[0], nodes["relu"]?.outputs[0])
+        let out = try run(half, ["x": Tensor(shape: [1, 2], scalars: [Float(1), 3])])
+        XCTAssertEqual(out["y"]?.dtype, .float)
+        XCTAssertEqual(out["y"]!.scalars(as: Float.self), [6.5, 0])
+        XCTAssertEqual(out["z"]!.scalars(as: Float.self), [-6.5, 0])
+        XCTAssertEqual(out["e"]!.scalars(as: Float.self), [6.5, -0.25])
+    }
+
     /// Without --keep-io-types the graph's float inputs and outputs are declared float16 and no
     /// Cast is needed.
     func testFloat16InputsAndOutputsWhenIOTypesAreNotKept() throws {
