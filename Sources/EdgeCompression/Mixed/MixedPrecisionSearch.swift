@@ -73,7 +73,8 @@ public struct MixedPrecisionResult: Sendable {
 /// 2. Trial 0 is all INT8. If it meets the budget, done.
 /// 3. Sensitivity: the SQNR of each layer's quantized output (one pass), then, in order of
 ///    ascending SQNR, the metric gain when that layer alone falls back, as long as the trial limit
-///    leaves room for the search below (about 2·log2(L) + 2 trials are reserved).
+///    and time limits leave room for the search below (about 2·log2(L) + 2 trials and half of
+///    the time are reserved).
 ///    Order: measured gain, largest first; then unmeasured layers by SQNR, lowest first; graph
 ///    order breaks ties. Deterministic.
 /// 4. Fallback: the smallest k such that the first k layers of that order at FP16 meet the
@@ -177,6 +178,8 @@ public enum MixedPrecisionSearch {
             let reserve = 2 * Int(ceil(log2(Double(max(names.count, 1))))) + 2
             for name in bySQNR where !(fallback == .fp32 && names.count == 1) {
                 if let n = options.maxTrials, n - trials.count <= reserve { break }
+                // Half of a time limit is left for the fallback search.
+                if let t = options.timeLimit, Date().timeIntervalSince(start) >= t / 2 { break }
                 var a = allInt8
                 a[name] = fallback
                 guard let c = try trial(a, "\(name) alone \(fallback.rawValue.uppercased())") else { break }
