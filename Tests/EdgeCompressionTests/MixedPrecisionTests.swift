@@ -25,7 +25,7 @@ final class MixedPrecisionTests: XCTestCase {
         XCTAssertTrue(AccuracyBudget(metric: .sqnr, limit: .minimumSQNR(30)).isMet(.infinity, reference: .infinity))
     }
 
-    func search(_ name: String, budget: AccuracyBudget, fp16: Bool = true, maxTrials: Int? = nil) throws -> (Model, CalibrationDataSet, MixedPrecisionResult) {
+    func search(_ name: String, budget: AccuracyBudget, fp16: Bool = true, maxTrials: Int? = nil, timeLimit: Double? = nil) throws -> (Model, CalibrationDataSet, MixedPrecisionResult) {
         let model = try ONNXReader.read(path: path(name))
         let calib = try CalibrationDataSet.load(path: path("digits_calib.npz"), model: model, batchSize: 100)
         let eval = try CalibrationDataSet.load(path: path("digits_eval.npz"), model: model, batchSize: 397)
@@ -33,6 +33,7 @@ final class MixedPrecisionTests: XCTestCase {
         options.quantization.threads = 1
         options.allowFP16 = fp16
         options.maxTrials = maxTrials
+        options.timeLimit = timeLimit
         options.labels = "label"
         return (model, eval, try MixedPrecisionSearch.run(model, calibration: calib, evaluation: eval, options: options))
     }
@@ -114,5 +115,15 @@ final class MixedPrecisionTests: XCTestCase {
         let best = r.trials.compactMap(\.value).max()!
         XCTAssertEqual(r.finalValue, best, accuracy: 1e-12)
         XCTAssertEqual(r.shortfall, 45 - best, accuracy: 1e-12)
+    }
+
+    /// A time limit shorter than calibration still gives the all-INT8 trial, then stops.
+    func testTimeLimitStopsAfterTheInt8Trial() throws {
+        let (_, _, r) = try search("digits_cnn.onnx", budget: AccuracyBudget(metric: .sqnr, limit: .minimumSQNR(45)), timeLimit: 1e-3)
+        XCTAssertFalse(r.met)
+        XCTAssertEqual(r.trials.count, 1)
+        XCTAssertEqual(r.stoppedBy, "time limit (0.001 s)")
+        XCTAssertTrue(r.layers.allSatisfy { $0.precision == .int8 })
+        XCTAssertEqual(r.shortfall, 45 - r.int8Value, accuracy: 1e-12)
     }
 }

@@ -129,7 +129,8 @@ public enum MixedPrecisionSearch {
         func trial(_ assignment: [String: LayerPrecision], _ description: String) throws -> Candidate? {
             let key = names.map { assignment[$0] ?? .int8 }
             if let known = tried[key] { return known }  // e.g. "the most sensitive layer" measured alone already
-            guard !limitReached() else { return nil }
+            // The all-INT8 trial always runs (calibration alone may outlast a short time limit).
+            guard trials.isEmpty || !limitReached() else { return nil }
             let t0 = Date()
             var q = options.quantization
             q.excludedNodes.formUnion(assignment.filter { $0.value != .int8 }.keys)
@@ -159,14 +160,14 @@ public enum MixedPrecisionSearch {
         }
 
         let allInt8 = Dictionary(uniqueKeysWithValues: names.map { ($0, LayerPrecision.int8) })
-        guard let int8 = try trial(allInt8, "all \(names.count) layers INT8") else {
+        guard options.maxTrials.map({ $0 >= 1 }) ?? true, let int8 = try trial(allInt8, "all \(names.count) layers INT8") else {
             throw EdgeError.badInput("the trial limit allows no trial (--max-trials must be at least 1)")
         }
         var sqnr: [String: Double] = [:]
         var gain: [String: Double] = [:]
         var order = names
         let fallback: LayerPrecision = options.allowFP16 ? .fp16 : .fp32
-        if !int8.met {
+        if !int8.met, !limitReached() {
             // Sensitivity: SQNR of each layer's quantized output in the all-INT8 model.
             let outputs = layerNodes.map { quantizedOutput(of: $0, in: prepared.graph) }
             let measured = try LayerSQNR.measure(float: prepared, quantized: int8.model, tensors: outputs, data: evaluation,
