@@ -7,7 +7,7 @@ import Foundation
 /// `edgeopt quantize` options for FP16 conversion and the accuracy-budget search.
 struct PrecisionOptions: ParsableArguments {
     @Option(help: ArgumentHelp(
-        "Accuracy budget: N% allows a drop of N percentage points of --metric (0.5% lets top-1 98.74% fall to 98.24%); N%rel allows N percent of the float model's value. Needs --eval.",
+        "Accuracy budget: N% (or N) allows a drop of N percentage points of --metric (0.5% lets top-1 98.74% fall to 98.24%); N%rel allows N percent of the float model's value. Needs --eval.",
         valueName: "drop"))
     var maxAccuracyDrop: String?
 

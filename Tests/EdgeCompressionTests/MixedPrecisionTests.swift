@@ -18,7 +18,9 @@ final class MixedPrecisionTests: XCTestCase {
         XCTAssertEqual(rel.floor(reference: 0.9), 0.882, accuracy: 1e-12)
         XCTAssertTrue(rel.isMet(0.882, reference: 0.9))
         XCTAssertFalse(rel.isMet(0.8819, reference: 0.9))
-        for bad in ["0.5", "-1%", "101%", "abc%", "2%relative"] {
+        XCTAssertEqual(try AccuracyBudget.parseDrop("0.5", metric: .top1).limit, .absolute(0.5))
+        XCTAssertEqual(try AccuracyBudget.parseDrop("1points", metric: .top1).limit, .absolute(1))
+        for bad in ["-1%", "101%", "abc%", "2%relative", "0.5%%"] {
             XCTAssertThrowsError(try AccuracyBudget.parseDrop(bad, metric: .top1), bad)
         }
         XCTAssertThrowsError(try AccuracyBudget.parseDrop("1%", metric: .sqnr))

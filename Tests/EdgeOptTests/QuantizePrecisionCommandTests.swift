@@ -81,7 +81,7 @@ final class QuantizePrecisionCommandTests: XCTestCase {
         let cases: [[String]] = [
             ["--precision", "mixed", "--calib", c, "--eval", e],                                  // no budget
             ["--precision", "mixed", "--calib", c, "--max-accuracy-drop", "1%"],                  // no --eval
-            ["--precision", "mixed", "--calib", c, "--eval", e, "--max-accuracy-drop", "0.5"],    // no % sign
+            ["--precision", "mixed", "--calib", c, "--eval", e, "--max-accuracy-drop", "0.5pt"],  // unknown unit
             ["--precision", "mixed", "--calib", c, "--eval", e, "--max-accuracy-drop", "1%", "--metric", "top1"], // no --labels
             ["--precision", "mixed", "--calib", c, "--eval", e, "--max-accuracy-drop", "1%", "--metric", "sqnr"],
             ["--precision", "mixed", "--eval", e, "--max-accuracy-drop", "1%"],                   // no --calib

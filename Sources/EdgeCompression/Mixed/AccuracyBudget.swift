@@ -18,7 +18,8 @@ public enum AccuracyMetric: String, Sendable, Codable, CaseIterable {
 
 /// How much worse than the float model a quantized model may be.
 ///
-/// Syntax (`--max-accuracy-drop`): `0.5%` is an absolute drop of 0.5 percentage points of the
+/// Syntax (`--max-accuracy-drop`): `0.5%` (also `0.5`, `0.5points`, as `edgeopt select` reads
+/// it) is an absolute drop of 0.5 percentage points of the
 /// metric (top-1 98.74% may fall to 98.24%; cosine 1 may fall to 0.995); `2%rel` is a drop of 2%
 /// of the reference value (top-1 98.74% may fall to 96.77%). For `sqnr` the budget is a floor,
 /// written `--min-sqnr 30` (dB), since the float model's own SQNR is infinite.
@@ -45,10 +46,15 @@ public struct AccuracyBudget: Sendable, Codable, Equatable, CustomStringConverti
         guard metric != .sqnr else {
             throw EdgeError.badInput("--metric sqnr takes its budget as --min-sqnr DB (the float model's SQNR is infinite, so it has no drop)")
         }
+        // "%", "points" or no unit: percentage points, as `edgeopt select --max-accuracy-drop` reads it.
         let relative = t.hasSuffix("%rel")
-        let number = relative ? String(t.dropLast(4)) : (t.hasSuffix("%") ? String(t.dropLast()) : "")
-        guard let value = Double(number), value.isFinite, value >= 0, value <= 100 else {
-            throw EdgeError.badInput("--max-accuracy-drop '\(text)': write N% for N percentage points (e.g. 0.5%) or N%rel for N percent of the float model's value (e.g. 2%rel), N between 0 and 100")
+        var number = t
+        for unit in ["%rel", "%", "points"] where number.hasSuffix(unit) {
+            number = String(number.dropLast(unit.count))
+            break
+        }
+        guard let value = Double(number.trimmingCharacters(in: .whitespaces)), value.isFinite, value >= 0, value <= 100 else {
+            throw EdgeError.badInput("--max-accuracy-drop '\(text)': write N% (or N, N points) for N percentage points (e.g. 0.5%) or N%rel for N percent of the float model's value (e.g. 2%rel), N between 0 and 100")
         }
         return AccuracyBudget(metric: metric, limit: relative ? .relative(value) : .absolute(value))
     }
