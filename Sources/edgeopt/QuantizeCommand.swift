@@ -27,13 +27,13 @@ struct QuantizeCommand: ParsableCommand {
     @Argument(help: "The ONNX model to quantize (float32).")
     var model: String
 
-    @Option(help: "Calibration data (.npz, .npy directory or test_data_set_* directory).")
-    var calib: String
+    @Option(help: "Calibration data (.npz, .npy directory or test_data_set_* directory); required except for fp16.")
+    var calib: String?
 
     @Option(name: .shortAndLong, help: "Where to write the quantized model.")
     var output: String
 
-    @Option(help: "Precision: int8 (the only one implemented so far).")
+    @Option(help: "Precision: int8, fp16 or mixed (INT8 with FP16/FP32 fallback under --max-accuracy-drop).")
     var precision: String = "int8"
 
     @Option(help: "Range method: minmax, percentile, percentile:P, entropy or mse.")
@@ -63,28 +63,30 @@ struct QuantizeCommand: ParsableCommand {
     @Option(help: "Worker threads (default: cores).")
     var threads: Int?
 
+    @OptionGroup(title: "FP16, mixed precision and accuracy budget")
+    var budget: PrecisionOptions
+
     enum WeightGranularity: String, EnumerableFlag {
         case perChannel, perTensor
     }
 
     func validate() throws {
-        guard precision == "int8" else {
-            throw ValidationError("--precision \(precision) is not implemented yet; int8 is")
-        }
+        try validatePrecision()
         do {
             _ = try CalibrationMethod.parse(method)
             _ = try QuantizationScheme.named(scheme)
         } catch let error as EdgeError { throw ValidationError(error.message) }
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
-        if (eval == nil) != (labels == nil) { throw ValidationError("--eval and --labels go together") }
+        if !budget.isBudgeted, (eval == nil) != (labels == nil) { throw ValidationError("--eval and --labels go together") }
     }
 
     func run() throws {
+        if precision != "int8" || budget.isBudgeted { return try runPrecision() }
         try runReportingErrors {
             let source = try ONNXReader.read(path: model)
             // Both data sets are checked against the model before any work starts.
-            let calibration = try CalibrationDataSet.load(path: calib, model: source, batchSize: batchSize)
+            let calibration = try CalibrationDataSet.load(path: calib ?? "", model: source, batchSize: batchSize)
             let evaluation = try eval.map { try CalibrationDataSet.load(path: $0, model: source, batchSize: batchSize) }
             if let evaluation, let labels { _ = try evaluation.extra(named: labels) }
             var options = StaticQuantizationOptions()

@@ -13,6 +13,20 @@ public struct StaticQuantizationOptions: Sendable {
     public init() {}
 }
 
+/// A prepared model with its calibrated activation parameters (`StaticQuantizer.calibrate`).
+public struct StaticCalibration: Sendable {
+    /// The model as given, before fusion.
+    public var original: Model
+    /// Fused, opset-raised float model that calibration ran on.
+    public var prepared: Model
+    public var inference: ShapeInferenceResult?
+    public var parameters: [String: ActivationQuantization]
+    public var ranges: [StaticQuantizationSummary.ActivationRange]
+    public var samples: Int
+    public var batches: Int
+    public var seconds: Double
+}
+
 /// What a static quantization did.
 public struct StaticQuantizationSummary: Sendable, Codable, Equatable {
     public var scheme: String
@@ -76,7 +90,16 @@ public enum StaticQuantizer {
 
     public static func quantize(_ model: Model, data: CalibrationDataSet, options: StaticQuantizationOptions) throws -> (model: Model, summary: StaticQuantizationSummary) {
         let start = Date()
-        let opsetBefore = Int(model.onnxOpsetVersion ?? 1)
+        let calibration = try calibrate(model, data: data, options: options)
+        var (result, summary) = try build(calibration, options: options)
+        summary.totalSeconds = Date().timeIntervalSince(start)
+        return (result, summary)
+    }
+
+    /// Steps 1–4: the prepared model and the calibrated parameters of every activation its plan
+    /// (with `options.excludedNodes`) quantizes. A calibration made with no exclusions serves any
+    /// later `build` that excludes nodes: excluding nodes only removes activations from the plan.
+    public static func calibrate(_ model: Model, data: CalibrationDataSet, options: StaticQuantizationOptions) throws -> StaticCalibration {
         let prepared = try prepare(model)
         let inference = try? ShapeInference.infer(graph: prepared.graph, opsetImports: prepared.opsetImports)
         let plan = QuantizationPlan(graph: prepared.graph, scheme: options.scheme, types: inference?.types ?? [:],
@@ -84,11 +107,11 @@ public enum StaticQuantizer {
         guard !plan.quantizedNodes.isEmpty || !plan.activations.isEmpty else {
             throw EdgeError.unsupported("the model has no Conv, ConvTranspose, Gemm or MatMul with float weights or activations to quantize")
         }
-        let calibrationStart = Date()
+        let start = Date()
         let sessionOptions = options.threads.map { SessionOptions(threads: $0) } ?? SessionOptions()
         let calibrator = Calibrator(options: sessionOptions, progress: options.progress)
         let stats = try calibrator.collect(model: prepared, tensors: plan.activations, data: data, histograms: options.method.needsHistogram)
-        let calibrationSeconds = Date().timeIntervalSince(calibrationStart)
+        let seconds = Date().timeIntervalSince(start)
 
         var parameters: [String: ActivationQuantization] = [:]
         var ranges: [StaticQuantizationSummary.ActivationRange] = []
@@ -109,18 +132,33 @@ public enum StaticQuantizer {
             parameters[name] = p
             ranges.append(.init(tensor: name, min: range.lowerBound, max: range.upperBound, scale: p.scale, zeroPoint: p.zeroPoint))
         }
+        return StaticCalibration(original: model, prepared: prepared, inference: inference, parameters: parameters, ranges: ranges,
+                                 samples: data.sampleCount, batches: data.batchCount, seconds: seconds)
+    }
+
+    /// Step 5: QDQ insertion for the plan with `options.excludedNodes` left in float, from a
+    /// calibration (which may have been made with fewer exclusions).
+    public static func build(_ calibration: StaticCalibration, options: StaticQuantizationOptions) throws -> (model: Model, summary: StaticQuantizationSummary) {
+        let start = Date()  // totalSeconds of a build alone; `quantize` reports the whole run
+        let prepared = calibration.prepared
+        let inference = calibration.inference
+        let plan = QuantizationPlan(graph: prepared.graph, scheme: options.scheme, types: inference?.types ?? [:],
+                                    staticValues: inference?.staticValues ?? [], excluded: options.excludedNodes)
+        let wanted = Set(plan.activations)
+        let parameters = calibration.parameters.filter { wanted.contains($0.key) }
         var result = prepared
         let context = PassContext(model: prepared)
         let outcome = try QDQInsertion.apply(prepared.graph, plan: plan, parameters: parameters, context: context)
         result.graph = outcome.graph
         let summary = StaticQuantizationSummary(
             scheme: options.scheme.name, method: options.method.name,
-            calibrationSamples: data.sampleCount, calibrationBatches: data.batchCount,
-            opsetBefore: opsetBefore, opsetAfter: Int(result.onnxOpsetVersion ?? 1),
+            calibrationSamples: calibration.samples, calibrationBatches: calibration.batches,
+            opsetBefore: Int(calibration.original.onnxOpsetVersion ?? 1), opsetAfter: Int(result.onnxOpsetVersion ?? 1),
             quantizedNodes: plan.quantizedNodes.count, quantizedActivations: parameters.count,
             quantizedWeights: outcome.quantizedWeights, quantizedBiases: outcome.quantizedBiases,
-            weightBytesBefore: weightBytes(model.graph), weightBytesAfter: weightBytes(result.graph),
-            calibrationSeconds: calibrationSeconds, totalSeconds: Date().timeIntervalSince(start), ranges: ranges)
+            weightBytesBefore: weightBytes(calibration.original.graph), weightBytesAfter: weightBytes(result.graph),
+            calibrationSeconds: calibration.seconds, totalSeconds: Date().timeIntervalSince(start),
+            ranges: calibration.ranges.filter { wanted.contains($0.tensor) })
         return (result, summary)
     }
 
