@@ -54,8 +54,19 @@ public struct QuantizationPlan: Sendable {
             guard let t = constants[name], t.dtype == .float, t.elementCount > 1 else { return nil }
             return t
         }
+        let producers = graph.producerIndex()
+        // A Relu/Clip that is the sole reader of a compute op's result is fused into that op's
+        // requantization (see below), so its input gets no Q/DQ of its own even when every tensor
+        // is quantized: one rounding instead of two, and integer engines fuse the pattern.
+        func isFusedActivation(_ node: Node) -> Bool {
+            guard ["Relu", "Clip"].contains(node.opType), let x = node.inputs.first, let p = producers[x],
+                  PlanRules.isCompute(graph.nodes[p]), !excluded.contains(graph.nodes[p].name),
+                  consumers[x]?.count == 1, !graphOutputs.contains(x) else { return false }
+            return true
+        }
         for (index, node) in graph.nodes.enumerated() where node.isStandardDomain && !excluded.contains(node.name) {
-            if scheme.quantizeEverything, node.opType != "Constant", node.opType != "QuantizeLinear", node.opType != "DequantizeLinear" {
+            if scheme.quantizeEverything, node.opType != "Constant", node.opType != "QuantizeLinear", node.opType != "DequantizeLinear",
+               !isFusedActivation(node) {
                 for input in node.inputs { add(input) }
             }
             guard PlanRules.isCompute(node) else { continue }
