@@ -21,6 +21,14 @@ public struct Calibrator {
     }
 
     public func collect(model: Model, tensors: [String], data: CalibrationDataSet, histograms: Bool) throws -> [String: TensorStatistics] {
+        try collect(model: model, tensors: tensors, data: data, histograms: histograms, meanTensors: []).statistics
+    }
+
+    /// Also the mean over samples (axis 0) of each tensor in `meanTensors` (a subset of `tensors`),
+    /// kept as a running float64 sum of one sample's size: memory stays flat in the sample count.
+    public func collect(model: Model, tensors: [String], data: CalibrationDataSet, histograms: Bool,
+                        meanTensors: Set<String>) throws -> (statistics: [String: TensorStatistics], means: [String: Tensor]) {
+        var sums: [String: (shape: [Int], sum: [Double], samples: Int)] = [:]
         let inputNames = Set(model.graph.runtimeInputs.map(\.name))
         var augmented = model
         let existing = Set(model.graph.outputs.map(\.name))
@@ -41,10 +49,27 @@ public struct Calibrator {
                 t.withUnsafeBytes { raw in
                     stats[name]!.observe(raw.bindMemory(to: Float.self))
                 }
+                if meanTensors.contains(name), t.rank >= 1, t.shape[0] > 0 {
+                    let n = t.shape[0], size = t.elementCount / n
+                    var entry = sums[name] ?? (Array(t.shape.dropFirst()), [Double](repeating: 0, count: size), 0)
+                    guard entry.sum.count == size else {
+                        throw EdgeError.badInput("tensor '\(name)' changes shape across calibration batches (\(t.shape)); bias correction needs a fixed sample shape")
+                    }
+                    t.withUnsafeBytes { raw in
+                        let v = raw.bindMemory(to: Float.self)
+                        for b in 0..<n { for k in 0..<size { entry.sum[k] += Double(v[b * size + k]) } }
+                    }
+                    entry.samples += n
+                    sums[name] = entry
+                }
             }
             done += 1
             progress?(done, data.batchCount)
         }
-        return stats
+        var means: [String: Tensor] = [:]
+        for (name, e) in sums where e.samples > 0 {
+            means[name] = Tensor(shape: [1] + e.shape, scalars: e.sum.map { Float($0 / Double(e.samples)) })
+        }
+        return (stats, means)
     }
 }
