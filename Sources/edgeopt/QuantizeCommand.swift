@@ -66,6 +66,18 @@ struct QuantizeCommand: ParsableCommand {
     @OptionGroup(title: "FP16, mixed precision and accuracy budget")
     var budget: PrecisionOptions
 
+    @Option(help: "Quantized model form: qdq (QuantizeLinear/DequantizeLinear) or qoperator (QLinearConv, QLinearMatMul, QGemm).")
+    var quantFormat: QuantizationFormat = .qdq
+
+    @Flag(help: "Cross-layer equalization of Conv pairs before calibration (exact across Relu).")
+    var equalize = false
+
+    @Option(help: "ReLU6 between an --equalize pair: skip (keep the pair, exact) or relu (treat as Relu; changes the float model).")
+    var equalizeRelu6: CrossLayerEqualization.Relu6Policy = .skip
+
+    @Flag(help: "Empirical bias correction of quantized Conv/Gemm layers from the calibration data.")
+    var biasCorrection = false
+
     enum WeightGranularity: String, EnumerableFlag {
         case perChannel, perTensor
     }
@@ -95,6 +107,9 @@ struct QuantizeCommand: ParsableCommand {
             options.method = try CalibrationMethod.parse(method)
             options.excludedNodes = Set(exclude)
             options.threads = threads
+            options.format = quantFormat
+            options.equalization = equalize ? equalizeRelu6 : nil
+            options.biasCorrection = biasCorrection
             let bar = ProgressBar(label: "calibrating")
             if let bar {
                 options.progress = { @Sendable done, total in bar.update(done, total) }
@@ -135,3 +150,6 @@ final class ProgressBar: @unchecked Sendable {
     }
     func finish() { FileHandle.standardError.write(Data("\n".utf8)) }
 }
+
+extension QuantizationFormat: ExpressibleByArgument {}
+extension CrossLayerEqualization.Relu6Policy: ExpressibleByArgument {}

@@ -10,7 +10,22 @@ public struct StaticQuantizationOptions: Sendable {
     public var excludedNodes: Set<String> = []
     public var threads: Int? = nil
     public var progress: (@Sendable (Int, Int) -> Void)?
+    /// QDQ (QuantizeLinear/DequantizeLinear around float ops) or QOperator (QLinearConv, …).
+    public var format: QuantizationFormat = .qdq
+    /// Cross-layer equalization before calibration, with this ReLU6 policy (nil: off).
+    public var equalization: CrossLayerEqualization.Relu6Policy? = nil
+    /// Empirical bias correction of quantized Conv/Gemm layers from the calibration data.
+    public var biasCorrection = false
     public init() {}
+}
+
+/// The form of a statically quantized model.
+public enum QuantizationFormat: String, Sendable, Codable, CaseIterable {
+    /// Float operators between DequantizeLinear and QuantizeLinear (ONNX Runtime's QDQ format).
+    case qdq
+    /// Integer operators (QLinearConv, QLinearMatMul, com.microsoft QGemm) with Q/DQ only at the
+    /// boundaries of quantized regions (`QOperatorConversion`).
+    case qoperator
 }
 
 /// A prepared model with its calibrated activation parameters (`StaticQuantizer.calibrate`).
@@ -25,6 +40,11 @@ public struct StaticCalibration: Sendable {
     public var samples: Int
     public var batches: Int
     public var seconds: Double
+    /// Cross-layer equalization applied to `prepared` (nil: none) and the measured float change.
+    public var equalization: CrossLayerEqualization.Outcome? = nil
+    public var equalizationFloatError: Double? = nil
+    /// Per-sample mean inputs of the Conv/Gemm layers, for bias correction.
+    public var means: [String: Tensor] = [:]
 }
 
 /// What a static quantization did.
@@ -46,6 +66,21 @@ public struct StaticQuantizationSummary: Sendable, Codable, Equatable {
     public var totalSeconds: Double
     /// Calibrated range of every quantized activation, graph order.
     public var ranges: [ActivationRange]
+    public var format: String = QuantizationFormat.qdq.rawValue
+    /// QOperator output: integer compute nodes, data-movement nodes on integers, clamps kept.
+    public var integerNodes: Int? = nil
+    public var integerPassThroughNodes: Int? = nil
+    public var keptClamps: Int? = nil
+    /// Cross-layer equalization: pairs, sweeps, ReLU6 turned into Relu, pairs skipped at ReLU6,
+    /// and the engine-measured relative ∞-norm change of the float outputs on the first calibration batch.
+    public var equalizedPairs: Int? = nil
+    public var equalizationSweeps: Int? = nil
+    public var relu6Replaced: Int? = nil
+    public var relu6Skipped: Int? = nil
+    public var equalizationFloatError: Double? = nil
+    /// Bias correction: layers corrected and the largest shift relative to the layer's bias range.
+    public var biasCorrectedLayers: Int? = nil
+    public var biasCorrectionLargestShift: Float? = nil
 
     public struct ActivationRange: Sendable, Codable, Equatable {
         public var tensor: String
@@ -100,17 +135,32 @@ public enum StaticQuantizer {
     /// (with `options.excludedNodes`) quantizes. A calibration made with no exclusions serves any
     /// later `build` that excludes nodes: excluding nodes only removes activations from the plan.
     public static func calibrate(_ model: Model, data: CalibrationDataSet, options: StaticQuantizationOptions) throws -> StaticCalibration {
-        let prepared = try prepare(model)
+        var prepared = try prepare(model)
+        var equalization: (CrossLayerEqualization.Outcome, Double)? = nil
+        if let policy = options.equalization {
+            equalization = try equalize(&prepared, policy: policy, data: data)
+        }
         let inference = try? ShapeInference.infer(graph: prepared.graph, opsetImports: prepared.opsetImports)
-        let plan = QuantizationPlan(graph: prepared.graph, scheme: options.scheme, types: inference?.types ?? [:],
+        var plan = QuantizationPlan(graph: prepared.graph, scheme: options.scheme, types: inference?.types ?? [:],
                                     staticValues: inference?.staticValues ?? [], excluded: options.excludedNodes)
         guard !plan.quantizedNodes.isEmpty || !plan.activations.isEmpty else {
             throw EdgeError.unsupported("the model has no Conv, ConvTranspose, Gemm or MatMul with float weights or activations to quantize")
         }
+        var ties: [String: String] = [:]
+        if options.format == .qoperator {
+            ties = SharedScales.tie(&plan, graph: prepared.graph, constants: Set(GraphConstants(prepared.graph).constantNames))
+        }
         let start = Date()
         let sessionOptions = options.threads.map { SessionOptions(threads: $0) } ?? SessionOptions()
         let calibrator = Calibrator(options: sessionOptions, progress: options.progress)
-        let stats = try calibrator.collect(model: prepared, tensors: plan.activations, data: data, histograms: options.method.needsHistogram)
+        var meanTensors = Set<String>()
+        if options.biasCorrection {
+            for use in plan.weights where ["Conv", "Gemm"].contains(prepared.graph.nodes[use.node].opType) {
+                meanTensors.insert(prepared.graph.nodes[use.node].inputs[0])
+            }
+        }
+        let (stats, means) = try calibrator.collect(model: prepared, tensors: plan.activations, data: data,
+                                                    histograms: options.method.needsHistogram, meanTensors: meanTensors)
         let seconds = Date().timeIntervalSince(start)
 
         var parameters: [String: ActivationQuantization] = [:]
@@ -132,24 +182,49 @@ public enum StaticQuantizer {
             parameters[name] = p
             ranges.append(.init(tensor: name, min: range.lowerBound, max: range.upperBound, scale: p.scale, zeroPoint: p.zeroPoint))
         }
+        // Data-movement ops carry their input's parameters (QOperator runs them on integers).
+        for (tensor, head) in ties {
+            guard let p = parameters[head], let k = ranges.firstIndex(where: { $0.tensor == tensor }) else { continue }
+            parameters[tensor] = p
+            ranges[k].scale = p.scale
+            ranges[k].zeroPoint = p.zeroPoint
+        }
         return StaticCalibration(original: model, prepared: prepared, inference: inference, parameters: parameters, ranges: ranges,
-                                 samples: data.sampleCount, batches: data.batchCount, seconds: seconds)
+                                 samples: data.sampleCount, batches: data.batchCount, seconds: seconds,
+                                 equalization: equalization?.0, equalizationFloatError: equalization?.1, means: means)
     }
 
     /// Step 5: QDQ insertion for the plan with `options.excludedNodes` left in float, from a
     /// calibration (which may have been made with fewer exclusions).
     public static func build(_ calibration: StaticCalibration, options: StaticQuantizationOptions) throws -> (model: Model, summary: StaticQuantizationSummary) {
         let start = Date()  // totalSeconds of a build alone; `quantize` reports the whole run
-        let prepared = calibration.prepared
+        var prepared = calibration.prepared
         let inference = calibration.inference
-        let plan = QuantizationPlan(graph: prepared.graph, scheme: options.scheme, types: inference?.types ?? [:],
+        var plan = QuantizationPlan(graph: prepared.graph, scheme: options.scheme, types: inference?.types ?? [:],
                                     staticValues: inference?.staticValues ?? [], excluded: options.excludedNodes)
+        if options.format == .qoperator {
+            // Same ties as in `calibrate` (the heads were calibrated there; their parameters already
+            // copied to the tied tensors).
+            _ = SharedScales.tie(&plan, graph: prepared.graph, constants: Set(GraphConstants(prepared.graph).constantNames))
+        }
         let wanted = Set(plan.activations)
         let parameters = calibration.parameters.filter { wanted.contains($0.key) }
-        var result = prepared
         let context = PassContext(model: prepared)
+        var correction: BiasCorrection.Outcome? = nil
+        if options.biasCorrection {
+            correction = try BiasCorrection.apply(prepared.graph, plan: &plan, means: calibration.means, opsetImports: prepared.opsetImports,
+                                                  freshName: context.freshName)
+            prepared.graph = correction!.graph
+        }
+        var result = prepared
         let outcome = try QDQInsertion.apply(prepared.graph, plan: plan, parameters: parameters, context: context)
         result.graph = outcome.graph
+        var conversion: QOperatorConversion.Outcome? = nil
+        if options.format == .qoperator {
+            conversion = try QOperatorConversion.apply(result)
+            result = conversion!.model
+        }
+        let equalization = calibration.equalization
         let summary = StaticQuantizationSummary(
             scheme: options.scheme.name, method: options.method.name,
             calibrationSamples: calibration.samples, calibrationBatches: calibration.batches,
@@ -158,8 +233,35 @@ public enum StaticQuantizer {
             quantizedWeights: outcome.quantizedWeights, quantizedBiases: outcome.quantizedBiases,
             weightBytesBefore: weightBytes(calibration.original.graph), weightBytesAfter: weightBytes(result.graph),
             calibrationSeconds: calibration.seconds, totalSeconds: Date().timeIntervalSince(start),
-            ranges: calibration.ranges.filter { wanted.contains($0.tensor) })
+            ranges: calibration.ranges.filter { wanted.contains($0.tensor) },
+            format: options.format.rawValue, integerNodes: conversion?.integerNodes,
+            integerPassThroughNodes: conversion?.integerPassThrough, keptClamps: conversion?.keptClamps,
+            equalizedPairs: equalization?.pairs, equalizationSweeps: equalization?.sweeps,
+            relu6Replaced: equalization?.relu6Replaced, relu6Skipped: equalization?.relu6Skipped,
+            equalizationFloatError: calibration.equalizationFloatError,
+            biasCorrectedLayers: correction?.corrected, biasCorrectionLargestShift: correction?.largestShift)
         return (result, summary)
+    }
+
+    /// Cross-layer equalization of the prepared float model, checked by the engine on the first
+    /// calibration batch. An exact policy (`.skip`) must keep the outputs within 1e-4 (relative
+    /// ∞-norm; float rounding only) or it is a bug; `.replaceWithRelu` changes the function by
+    /// design, and the measured change is reported instead.
+    static func equalize(_ model: inout Model, policy: CrossLayerEqualization.Relu6Policy,
+                         data: CalibrationDataSet) throws -> (CrossLayerEqualization.Outcome, Double) {
+        let outcome = CrossLayerEqualization.apply(model.graph, relu6: policy)
+        guard outcome.pairs > 0 else { return (outcome, 0) }
+        let firstBatch = data.batches().first(where: { _ in true }).map { [$0] } ?? []
+        let check = try EquivalenceCheck(reference: model, tolerance: 1e-4, randomSets: 0, data: firstBatch)
+        var candidate = model
+        candidate.graph = outcome.graph
+        let result = check.compare(candidate)
+        if let failure = result.failure { throw EdgeError.internalError("cross-layer equalization: \(failure)") }
+        if policy != .replaceWithRelu && !result.passed {
+            throw EdgeError.internalError("cross-layer equalization changed the float outputs: \(result.summary)")
+        }
+        model = candidate
+        return (outcome, result.maxError)
     }
 
     /// Bytes of every initializer and Constant-node tensor (subgraphs included).
