@@ -19,14 +19,17 @@ struct TestRandom {
 func separableBlock(secondActivation: String = "Relu", seed: UInt64 = 1) -> Model {
     var r = TestRandom(state: seed)
     // Channel c of the depthwise conv is scaled by 10^(c mod 4 − 2): ranges from 0.01 to 10, as in
-    // trained MobileNets whose depthwise channels differ by orders of magnitude.
+    // trained MobileNets whose depthwise channels differ by orders of magnitude (BatchNorm folded
+    // into them), and the projection's weights reading channel c by 10^(2 − c mod 4), so that every
+    // channel matters equally to y.
     func spread(_ values: [Float], channels: Int) -> [Float] {
         let inner = values.count / channels
         return values.enumerated().map { i, v in v * Float(pow(10.0, Double((i / inner) % 4) - 2)) }
     }
     let w1 = r.values(8 * 3 * 9, -1, 1), b1 = r.values(8, -0.5, 0.5)
     let w2 = spread(r.values(8 * 9, -1, 1), channels: 8), b2 = r.values(8, -0.1, 0.1)
-    let w3 = r.values(4 * 8, -1, 1), b3 = r.values(4, -0.1, 0.1)
+    let w3 = r.values(4 * 8, -1, 1).enumerated().map { i, v in v * Float(pow(10.0, 2 - Double((i % 8) % 4))) }
+    let b3 = r.values(4, -0.1, 0.1)
     var nodes = [
         Node(name: "conv1", opType: "Conv", inputs: ["x", "w1", "b1"], outputs: ["c1"], attributes: [Attribute("pads", .ints([1, 1, 1, 1]))]),
         Node(name: "relu1", opType: "Relu", inputs: ["c1"], outputs: ["a1"]),
@@ -66,7 +69,7 @@ final class CrossLayerEqualizationTests: XCTestCase {
 
         // The spread of per-channel ranges (max / median). At convergence channel c has the same
         // range x_c in all three layers, and their product is fixed (r1·r2·r3 is invariant under the
-        // rescaling), so x_c ∝ (10^k)^(1/3): the depthwise spread of 10 becomes 10^(1/3)·… ≈ 2.
+        // rescaling): 10^k·10^−k, so the depthwise spread of 10 becomes that of random weights.
         let before = CrossLayerEqualization.rangeSpread(model.graph), after = CrossLayerEqualization.rangeSpread(outcome.graph)
         XCTAssertGreaterThan(before["dw"]!, 8)
         XCTAssertLessThan(after["dw"]!, before["dw"]! / 3)
@@ -80,6 +83,35 @@ final class CrossLayerEqualizationTests: XCTestCase {
             // dw is also the first conv of dw→project, so the sweep ends within tolerance, not exactly.
             XCTAssertEqual(r1 / r2, 1, accuracy: 1e-2, "channel \(c)")
         }
+    }
+
+    /// With one weight scale per tensor, the depthwise conv's small channels round to almost
+    /// nothing; equalized, they keep their precision. Error measured by the engine against float.
+    func testEqualizationReducesPerTensorQuantizationError() throws {
+        let model = separableBlock()
+        var r = TestRandom(state: 3)
+        let samples = 64
+        let x = Tensor(shape: [samples, 3, 6, 6], scalars: r.values(samples * 108, -1, 1))
+        let data = CalibrationDataSet(source: "test", storage: .arrays(["x": x], samples: samples), extras: [:], batchSize: 2)
+        var options = StaticQuantizationOptions()
+        options.scheme = .perTensor
+        options.threads = 1
+        func relativeError(_ q: Model) throws -> Double {
+            let a = try Session(model: model, options: SessionOptions(threads: 1)), b = try Session(model: q, options: SessionOptions(threads: 1))
+            var error = 0.0, norm = 0.0
+            for feed in data.batches() {
+                let ya: [Float] = try a.run(feed)["y"]!.scalars(), yb: [Float] = try b.run(feed)["y"]!.scalars()
+                for i in ya.indices { error += Double((ya[i] - yb[i]) * (ya[i] - yb[i])); norm += Double(ya[i] * ya[i]) }
+            }
+            return (error / norm).squareRoot()
+        }
+        let plain = try relativeError(StaticQuantizer.quantize(model, data: data, options: options).model)
+        options.equalization = .skip
+        let (equalized, summary) = try StaticQuantizer.quantize(model, data: data, options: options)
+        XCTAssertEqual(summary.equalizedPairs, 2)
+        XCTAssertLessThanOrEqual(summary.equalizationFloatError!, 1e-5)
+        let after = try relativeError(equalized)
+        XCTAssertLessThan(after, plain / 2, "relative RMS error \(plain) → \(after)")
     }
 
     func testRelu6PairIsSkippedUnlessReplaced() throws {

@@ -46,6 +46,15 @@ extension QuantizationReport: RenderableReport {
             KeyValue("calibration", "\(s.calibrationSamples) samples in \(s.calibrationBatches) batches, \(String(format: "%.2f", s.calibrationSeconds)) s"),
             KeyValue("total time", String(format: "%.2f s", s.totalSeconds)),
         ]
+        if let n = s.integerNodes {
+            rows.append(KeyValue("qoperator", "\(n) integer ops, \(s.integerPassThroughNodes ?? 0) data-movement ops on integers, \(s.keptClamps ?? 0) clamps kept as DQ-Clip-Q"))
+        }
+        if let pairs = s.equalizedPairs {
+            rows.append(KeyValue("equalization", "\(pairs) conv pairs in \(s.equalizationSweeps ?? 0) sweeps, ReLU6 \(s.relu6Replaced ?? 0) as Relu / \(s.relu6Skipped ?? 0) pairs skipped, float outputs change \(String(format: "%.2g", s.equalizationFloatError ?? 0)) (relative)"))
+        }
+        if let n = s.biasCorrectedLayers {
+            rows.append(KeyValue("bias correction", "\(n) layers, largest shift \(String(format: "%.3g", s.biasCorrectionLargestShift ?? 0)) of the bias range"))
+        }
         if let a = top1Before, let b = top1After {
             rows.append(KeyValue("top-1 (engine)", String(format: "%.2f%% → %.2f%% (%+.2f points) on %@", a * 100, b * 100, (b - a) * 100, evaluation ?? "")))
         }
