@@ -72,7 +72,7 @@ struct QuantizeCommand: ParsableCommand {
     @Flag(help: "Cross-layer equalization of Conv pairs before calibration (exact across Relu).")
     var equalize = false
 
-    @Option(help: "ReLU6 between an --equalize pair: skip (keep the pair, exact) or relu (treat as Relu; changes the float model).")
+    @Option(help: "ReLU6 between an --equalize pair: skip (leave the pair, exact), bounded (equalize only as far as keeps the ReLU6 exact on the calibration data) or relu (treat as Relu; changes the float model).")
     var equalizeRelu6: CrossLayerEqualization.Relu6Policy = .skip
 
     @Flag(help: "Empirical bias correction of quantized Conv/Gemm layers from the calibration data.")

@@ -129,6 +129,34 @@ final class CrossLayerEqualizationTests: XCTestCase {
         XCTAssertFalse(replaced.graph.nodes.contains { $0.opType == "Clip" })
     }
 
+    func testBoundedRelu6StaysExactOnCalibrationData() throws {
+        let model = separableBlock(secondActivation: "Clip")
+        var r = TestRandom(state: 5)
+        // Inputs scaled so that some depthwise channels (the ×10 ones) pass 6 and others do not.
+        let x = Tensor(shape: [16, 3, 6, 6], scalars: r.values(16 * 108, -1, 1))
+        let data = CalibrationDataSet(source: "test", storage: .arrays(["x": x], samples: 16), extras: [:], batchSize: 2)
+        let maxima = try StaticQuantizer.channelMaxima(model, tensors: CrossLayerEqualization.relu6Inputs(model.graph), data: data)
+        let m = maxima["c2"]!
+        XCTAssertTrue(m.contains { $0 > 6 } && m.contains { $0 < 6 }, "maxima \(m)")
+        let outcome = CrossLayerEqualization.apply(model.graph, relu6: .bounded, observedMax: maxima)
+        XCTAssertEqual(outcome.pairs, 2)
+        XCTAssertEqual(outcome.relu6Replaced, 0)
+        XCTAssertTrue(outcome.graph.nodes.contains { $0.opType == "Clip" })
+        // A channel that reached the clip keeps its depthwise weights; the others moved.
+        let before: [Float] = model.graph.initializers["w2"]!.scalars(), after: [Float] = outcome.graph.initializers["w2"]!.scalars()
+        let project: [Float] = model.graph.initializers["w3"]!.scalars(), projectAfter: [Float] = outcome.graph.initializers["w3"]!.scalars()
+        for c in 0..<8 where m[c] > 6 {
+            // dw's output channel c is not rescaled (its input channel may be, by conv1→dw).
+            for o in 0..<4 { XCTAssertEqual(projectAfter[o * 8 + c], project[o * 8 + c], accuracy: 0) }
+        }
+        XCTAssertNotEqual(before, after)
+        var equalized = model
+        equalized.graph = outcome.graph
+        let feeds = Array(data.batches())
+        let check = try EquivalenceCheck(reference: model, tolerance: 1e-5, randomSets: 0, data: feeds)
+        XCTAssertTrue(check.compare(equalized).passed, check.compare(equalized).summary)
+    }
+
     func testSharedWeightIsLeftAlone() throws {
         var model = separableBlock()
         // A second reader of w2 makes the depthwise conv's weight off limits.

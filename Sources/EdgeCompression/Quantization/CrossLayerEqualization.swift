@@ -28,8 +28,16 @@ import Foundation
 /// `.replaceWithRelu` the Clip becomes a Relu first and the pair is equalized, as the paper (§5) and
 /// AIMET do for MobileNetV2; that changes the float function wherever z > 6, and the caller
 /// measures by how much.
+///
+/// `.bounded` keeps the ReLU6 and equalizes within what the calibration data allows. With M_i the
+/// largest z_i observed and S_i the total scale applied to channel i, the pair computes
+/// clip(z_i, 0, 6·S_i) instead of clip(z_i, 0, 6); both agree for every z_i ≤ M_i exactly when
+///   M_i ≤ 6:  S_i ≥ M_i / 6   (the clip at 6·S_i is never reached; below, nothing changed)
+///   M_i > 6:  S_i = 1         (the clip is active at 6 and at no other bound)
+/// so each step takes s_i = max(√(r1_i/r2_i), (M_i/6)/S_i), or 1 for a channel that saturates.
+/// Exact on the calibration data; beyond it, only inputs driving z_i past M_i can differ.
 public enum CrossLayerEqualization {
-    public enum Relu6Policy: String, Sendable, Codable { case skip, replaceWithRelu = "relu" }
+    public enum Relu6Policy: String, Sendable, Codable { case skip, replaceWithRelu = "relu", bounded }
 
     public struct Outcome: Sendable {
         public var graph: Graph
@@ -48,14 +56,34 @@ public enum CrossLayerEqualization {
         var second: Int
         /// A Clip(0, 6) between them to turn into Relu.
         var relu6: Int?
+        /// `.bounded`: the Clip's upper bound and the observed per-channel maxima of its input.
+        var clipMax: Float? = nil
+        var observedMax: [Float]? = nil
     }
 
-    public static func apply(_ graph: Graph, relu6: Relu6Policy = .skip, tolerance: Float = 1e-4, maxSweeps: Int = 100) -> Outcome {
+    /// - Parameter observedMax: for `.bounded`, per-channel maxima of each ReLU6 input over the
+    ///   calibration data (`relu6Inputs` lists which tensors); a pair without them is skipped.
+    public static func apply(_ graph: Graph, relu6: Relu6Policy = .skip, observedMax: [String: [Float]] = [:],
+                             tolerance: Float = 1e-4, maxSweeps: Int = 100) -> Outcome {
         let store = GraphConstants(graph)
-        let (pairs, skipped) = findPairs(graph, store: store, relu6: relu6)
+        var (pairs, skipped) = findPairs(graph, store: store, relu6: relu6)
+        if relu6 == .bounded {
+            pairs = pairs.filter { p in
+                guard let k = p.relu6 else { return true }
+                guard let m = observedMax[graph.nodes[k].inputs[0]], m.count == store.tensor(graph.nodes[p.first].inputs[1])!.shape[0] else {
+                    skipped += 1
+                    return false
+                }
+                return true
+            }.map { p in
+                var p = p
+                if let k = p.relu6 { p.observedMax = observedMax[graph.nodes[k].inputs[0]] }
+                return p
+            }
+        }
         var g = graph
         var replaced = 0
-        for p in pairs {
+        for p in pairs where relu6 == .replaceWithRelu {
             guard let k = p.relu6 else { continue }
             let clip = g.nodes[k]
             g.nodes[k] = Node(name: clip.name, opType: "Relu", inputs: [clip.inputs[0]], outputs: clip.outputs)
@@ -63,12 +91,14 @@ public enum CrossLayerEqualization {
         }
         var weights = GraphConstants(g)
         var sweeps = 0
+        // Total scale applied so far to each pair's channels (for the `.bounded` constraint).
+        var total = pairs.map { [Float](repeating: 1, count: store.tensor(graph.nodes[$0.first].inputs[1])!.shape[0]) }
         if !pairs.isEmpty {
             while sweeps < maxSweeps {
                 sweeps += 1
                 var largest: Float = 0
-                for p in pairs {
-                    largest = max(largest, equalize(p, &weights))
+                for (k, p) in pairs.enumerated() {
+                    largest = max(largest, equalize(p, &weights, total: &total[k]))
                 }
                 if largest < tolerance { break }
             }
@@ -94,9 +124,7 @@ public enum CrossLayerEqualization {
         }
         func isRelu6(_ n: Node) -> Bool {
             guard n.isStandardDomain, n.opType == "Clip" else { return false }
-            var lo = n.float("min"), hi = n.float("max")
-            if n.inputs.count > 1, !n.inputs[1].isEmpty { lo = store.tensor(n.inputs[1]).flatMap { $0.dtype == .float && $0.elementCount == 1 ? $0.scalars(as: Float.self)[0] : nil } }
-            if n.inputs.count > 2, !n.inputs[2].isEmpty { hi = store.tensor(n.inputs[2]).flatMap { $0.dtype == .float && $0.elementCount == 1 ? $0.scalars(as: Float.self)[0] : nil } }
+            let (lo, hi) = clipBounds(n, store)
             return lo == 0 && hi != nil && hi! > 0
         }
         var pairs: [Pair] = []
@@ -122,13 +150,30 @@ public enum CrossLayerEqualization {
             let group = Int(graph.nodes[next].int("group") ?? 1)
             guard group >= 1, w2.shape[1] * group == w1.shape[0], w2.shape[0] % group == 0 else { continue }
             if clip != nil && relu6 == .skip { skipped += 1; continue }
-            pairs.append(Pair(first: i, second: next, relu6: clip))
+            pairs.append(Pair(first: i, second: next, relu6: clip, clipMax: clip.flatMap { clipBounds(graph.nodes[$0], store).1 }))
         }
         return (pairs, skipped)
     }
 
+    /// A Clip's constant (min, max).
+    static func clipBounds(_ n: Node, _ store: GraphConstants) -> (Float?, Float?) {
+        var lo = n.float("min"), hi = n.float("max")
+        func scalar(_ name: String) -> Float? {
+            store.tensor(name).flatMap { $0.dtype == .float && $0.elementCount == 1 ? $0.scalars(as: Float.self)[0] : nil }
+        }
+        if n.inputs.count > 1, !n.inputs[1].isEmpty { lo = scalar(n.inputs[1]) }
+        if n.inputs.count > 2, !n.inputs[2].isEmpty { hi = scalar(n.inputs[2]) }
+        return (lo, hi)
+    }
+
+    /// The ReLU6 inputs (pre-activations) whose per-channel maxima `.bounded` needs.
+    public static func relu6Inputs(_ graph: Graph) -> [String] {
+        let store = GraphConstants(graph)
+        return findPairs(graph, store: store, relu6: .bounded).0.compactMap { p in p.relu6.map { graph.nodes[$0].inputs[0] } }
+    }
+
     /// One equalization of a pair; returns max |s_i − 1| (how far from balanced it was).
-    static func equalize(_ p: Pair, _ store: inout GraphConstants) -> Float {
+    static func equalize(_ p: Pair, _ store: inout GraphConstants, total: inout [Float]) -> Float {
         let n1 = store.graph.nodes[p.first], n2 = store.graph.nodes[p.second]
         guard let w1 = store.privateFloats(n1.inputs[1]), let w2 = store.privateFloats(n2.inputs[1]) else { return 0 }
         let channels = w1.shape[0]
@@ -155,6 +200,11 @@ public enum CrossLayerEqualization {
         var largest: Float = 0
         for c in 0..<channels where r1[c] > 0 && r2[c] > 0 && r1[c].isFinite && r2[c].isFinite {
             s[c] = (r1[c] / r2[c]).squareRoot()
+            if let m = p.observedMax, let h = p.clipMax {
+                // `.bounded`: keep S_i ≥ M_i / h, or S_i = 1 for a channel that reached the clip.
+                s[c] = m[c] > h ? 1 : max(s[c], (m[c] / h) / total[c])
+            }
+            total[c] *= s[c]
             largest = max(largest, abs(s[c] - 1))
         }
         guard largest > 0 else { return 0 }

@@ -249,7 +249,11 @@ public enum StaticQuantizer {
     /// design, and the measured change is reported instead.
     static func equalize(_ model: inout Model, policy: CrossLayerEqualization.Relu6Policy,
                          data: CalibrationDataSet) throws -> (CrossLayerEqualization.Outcome, Double) {
-        let outcome = CrossLayerEqualization.apply(model.graph, relu6: policy)
+        var observedMax: [String: [Float]] = [:]
+        if policy == .bounded {
+            observedMax = try channelMaxima(model, tensors: CrossLayerEqualization.relu6Inputs(model.graph), data: data)
+        }
+        let outcome = CrossLayerEqualization.apply(model.graph, relu6: policy, observedMax: observedMax)
         guard outcome.pairs > 0 else { return (outcome, 0) }
         let firstBatch = data.batches().first(where: { _ in true }).map { [$0] } ?? []
         let check = try EquivalenceCheck(reference: model, tolerance: 1e-4, randomSets: 0, data: firstBatch)
@@ -262,6 +266,30 @@ public enum StaticQuantizer {
         }
         model = candidate
         return (outcome, result.maxError)
+    }
+
+    /// Per-channel (axis 1) maxima of `tensors` over the whole data set, by the engine.
+    static func channelMaxima(_ model: Model, tensors: [String], data: CalibrationDataSet) throws -> [String: [Float]] {
+        guard !tensors.isEmpty else { return [:] }
+        var augmented = model
+        let existing = Set(model.graph.outputs.map(\.name))
+        for name in tensors where !existing.contains(name) { augmented.graph.outputs.append(ValueInfo(name: name, type: nil)) }
+        let session = try Session(model: augmented)
+        var maxima: [String: [Float]] = [:]
+        for feed in data.batches() {
+            let outputs = try session.run(feed)
+            for name in tensors {
+                guard let t = outputs[name], t.dtype == .float, t.rank >= 2 else { continue }
+                let n = t.shape[0], c = t.shape[1], plane = t.elementCount / max(n * c, 1)
+                var m = maxima[name] ?? [Float](repeating: -.infinity, count: c)
+                t.withUnsafeBytes { raw in
+                    let v = raw.bindMemory(to: Float.self)
+                    for b in 0..<n { for ch in 0..<c { for k in 0..<plane { m[ch] = max(m[ch], v[(b * c + ch) * plane + k]) } } }
+                }
+                maxima[name] = m
+            }
+        }
+        return maxima
     }
 
     /// Bytes of every initializer and Constant-node tensor (subgraphs included).
