@@ -1,0 +1,170 @@
+import EdgeIR
+import Foundation
+
+/// GPTQ (Frantar, Ashkboos, Hoefler, Alistarh 2022, "GPTQ: Accurate Post-Training Quantization for
+/// Generative Pre-trained Transformers", Algorithm 1), with block-wise scales.
+///
+/// For one linear layer y = W x (W: lines × K, one line per output, x ∈ ℝ^K) and calibration
+/// inputs X, GPTQ minimises ‖W X − Ŵ X‖² line by line. With H = 2 X Xᵀ (K × K):
+///   1. Dead inputs (H_ii = 0) get H_ii = 1 and their weights set to 0.
+///   2. Damping: H += λ I with λ = 0.01 · mean(diag H) (`dampingFraction`), retried ×10 when the
+///      Cholesky factorisation fails.
+///   3. U = upper Cholesky factor of H⁻¹ (H⁻¹ = Uᵀ U).
+///   4. For column i = 0 … K−1: at the first column of each block the block's scale and zero point
+///      are chosen from the *current* (already error-corrected) weights of the block; every line
+///      quantizes w_i to q_i, and the scaled error e = (w_i − ŵ_i) / U_ii is spread over the
+///      columns not yet quantized: w_j −= e · U_ij (j > i). This is the OBS update that keeps
+///      the layer output closest to the float one given the columns already fixed.
+/// Dequantization is the same as round-to-nearest's ŵ = (q − z)·s, so the output format is
+/// unchanged; only the integers and scales differ.
+public enum GPTQ {
+    /// Quantizes a weight whose lines lie along `layout` (the reduction axis is `layout.axis`,
+    /// of length K = H's order).
+    public static func quantize(_ w: [Float], layout: BlockLayout, grid: BlockGrid, hessian: [Double],
+                                dampingFraction: Double = 0.01) throws -> BlockQuantizedWeight {
+        let k = layout.length, lines = layout.lines
+        guard hessian.count == k * k else {
+            throw EdgeError.internalError("GPTQ: Hessian of order \(Int(Double(hessian.count).squareRoot())) for a reduction axis of \(k)")
+        }
+        // Lines row-major (line × K) so that the column updates run over contiguous memory.
+        var m = [Float](repeating: 0, count: lines * k)
+        for line in 0..<lines { for c in 0..<k { m[line * k + c] = w[layout.index(line: line, c)] } }
+        var h = hessian
+        for i in 0..<k where h[i * k + i] <= 0 {
+            h[i * k + i] = 1
+            for line in 0..<lines { m[line * k + i] = 0 }
+        }
+        let u = try upperCholeskyOfInverse(h, order: k, dampingFraction: dampingFraction)
+
+        let count = layout.scaleShape.reduce(1, *)
+        var scales = [Float](repeating: 1, count: count)
+        var zeros = [Int32](repeating: 0, count: count)
+        var q = [Int32](repeating: 0, count: w.count)
+        let size = layout.blockSize
+        m.withUnsafeMutableBufferPointer { mp in
+            u.withUnsafeBufferPointer { up in
+                var blockScale = [Float](repeating: 1, count: lines)
+                var blockZero = [Int32](repeating: 0, count: lines)
+                for i in 0..<k {
+                    if i % size == 0 {
+                        let b = i / size, end = Swift.min(k, i + size)
+                        for line in 0..<lines {
+                            var lo = Float.infinity, hi = -Float.infinity
+                            for c in i..<end {
+                                let v = mp[line * k + c]
+                                if v.isFinite { lo = Swift.min(lo, v); hi = Swift.max(hi, v) }
+                            }
+                            if lo > hi { lo = 0; hi = 0 }
+                            let (s, z) = grid.parameters(lo: lo, hi: hi)
+                            blockScale[line] = s
+                            blockZero[line] = z
+                            let p = layout.scaleIndex(line: line, block: b)
+                            scales[p] = s
+                            zeros[p] = z
+                        }
+                    }
+                    let d = Float(up[i * k + i])
+                    // Row i of U from i + 1 on, in float for the update loop.
+                    let tail = (i + 1)..<k
+                    for line in 0..<lines {
+                        let row = mp.baseAddress! + line * k
+                        let s = blockScale[line], z = blockZero[line]
+                        let qi = grid.quantize(row[i], scale: s, zero: z)
+                        q[layout.index(line: line, i)] = qi
+                        let error = (row[i] - Float(qi - z) * s) / d
+                        row[i] = Float(qi - z) * s
+                        guard error != 0, error.isFinite else { continue }
+                        for j in tail { row[j] -= error * Float(up[i * k + j]) }
+                    }
+                }
+            }
+        }
+        return BlockQuantizedWeight(layout: layout, grid: grid, values: q, scales: scales, zeros: zeros)
+    }
+
+    /// U with H⁻¹ = Uᵀ U, after damping H. Computed in double: L = chol(H + λI), L⁻¹ by forward
+    /// substitution, H⁻¹ = L⁻ᵀ L⁻¹, then U = chol(H⁻¹)ᵀ.
+    static func upperCholeskyOfInverse(_ h: [Double], order k: Int, dampingFraction: Double) throws -> [Double] {
+        var mean = 0.0
+        for i in 0..<k { mean += h[i * k + i] }
+        mean /= Double(Swift.max(k, 1))
+        var fraction = dampingFraction
+        for _ in 0..<6 {
+            var damped = h
+            for i in 0..<k { damped[i * k + i] += fraction * mean }
+            if let l = cholesky(damped, order: k) {
+                let inverse = inverseFromCholesky(l, order: k)
+                if let l2 = cholesky(inverse, order: k) {
+                    var u = [Double](repeating: 0, count: k * k)
+                    for i in 0..<k { for j in 0...i { u[j * k + i] = l2[i * k + j] } }
+                    return u
+                }
+            }
+            fraction *= 10
+        }
+        throw EdgeError.badInput("GPTQ: the calibration Hessian is not positive definite even with damping \(fraction / 10) × mean diagonal (non-finite activations?)")
+    }
+
+    /// Lower-triangular L with A = L Lᵀ, or nil when A is not (numerically) positive definite.
+    static func cholesky(_ a: [Double], order k: Int) -> [Double]? {
+        var l = [Double](repeating: 0, count: k * k)
+        for j in 0..<k {
+            var d = a[j * k + j]
+            for p in 0..<j { d -= l[j * k + p] * l[j * k + p] }
+            guard d > 0, d.isFinite else { return nil }
+            let ljj = d.squareRoot()
+            l[j * k + j] = ljj
+            for i in (j + 1)..<Swift.max(j + 1, k) {
+                var s = a[i * k + j]
+                for p in 0..<j { s -= l[i * k + p] * l[j * k + p] }
+                l[i * k + j] = s / ljj
+            }
+        }
+        return l
+    }
+
+    /// (L Lᵀ)⁻¹ = L⁻ᵀ L⁻¹ from the lower Cholesky factor L.
+    static func inverseFromCholesky(_ l: [Double], order k: Int) -> [Double] {
+        // Y = L⁻¹ (lower triangular), column by column: L y_c = e_c.
+        var y = [Double](repeating: 0, count: k * k)
+        for c in 0..<k {
+            for i in c..<k {
+                var s = i == c ? 1.0 : 0.0
+                for p in c..<i { s -= l[i * k + p] * y[p * k + c] }
+                y[i * k + c] = s / l[i * k + i]
+            }
+        }
+        // A⁻¹[i][j] = Σ_p Y[p][i] Y[p][j], p ≥ max(i, j).
+        var inv = [Double](repeating: 0, count: k * k)
+        for i in 0..<k {
+            for j in i..<k {
+                var s = 0.0
+                for p in j..<k { s += y[p * k + i] * y[p * k + j] }
+                inv[i * k + j] = s
+                inv[j * k + i] = s
+            }
+        }
+        return inv
+    }
+
+    /// The layer-output error Σ_lines δᵀ H δ with δ = w − ŵ along each line: ‖(W − Ŵ) X‖² up to
+    /// H's normalisation — the quantity GPTQ minimises, used to compare it with round-to-nearest.
+    public static func outputError(_ w: [Float], _ quantized: BlockQuantizedWeight, hessian: [Double]) -> Double {
+        let layout = quantized.layout, k = layout.length
+        let wq = quantized.dequantized()
+        var total = 0.0
+        var delta = [Double](repeating: 0, count: k)
+        for line in 0..<layout.lines {
+            for c in 0..<k {
+                let e = layout.index(line: line, c)
+                delta[c] = Double(w[e]) - Double(wq[e])
+            }
+            for i in 0..<k where delta[i] != 0 {
+                var s = 0.0
+                for j in 0..<k { s += hessian[i * k + j] * delta[j] }
+                total += delta[i] * s
+            }
+        }
+        return total
+    }
+}
