@@ -27,14 +27,17 @@ struct QuantizeCommand: ParsableCommand {
     @Argument(help: "The ONNX model to quantize (float32).")
     var model: String
 
-    @Option(help: "Calibration data (.npz, .npy directory or test_data_set_* directory).")
-    var calib: String
+    @Option(help: "Calibration data (.npz, .npy directory or test_data_set_* directory); not needed for --mode dynamic or RTN weight-only.")
+    var calib: String?
 
     @Option(name: .shortAndLong, help: "Where to write the quantized model.")
     var output: String
 
-    @Option(help: "Precision: int8 (the only one implemented so far).")
+    @Option(help: "Precision: int8, or int4 (weight-only, block-wise).")
     var precision: String = "int8"
+
+    @OptionGroup(title: "Weight-only and dynamic quantization")
+    var weights: WeightQuantizationArguments
 
     @Option(help: "Range method: minmax, percentile, percentile:P, entropy or mse.")
     var method: String = "minmax"
@@ -68,8 +71,13 @@ struct QuantizeCommand: ParsableCommand {
     }
 
     func validate() throws {
-        guard precision == "int8" else {
-            throw ValidationError("--precision \(precision) is not implemented yet; int8 is")
+        if weights.applies(precision: precision) {
+            try weights.validate(precision: precision, calib: calib)
+        } else {
+            guard precision == "int8" else {
+                throw ValidationError("--precision \(precision) is not implemented yet; int8 and int4 are")
+            }
+            guard calib != nil else { throw ValidationError("static int8 quantization needs --calib") }
         }
         do {
             _ = try CalibrationMethod.parse(method)
@@ -81,10 +89,11 @@ struct QuantizeCommand: ParsableCommand {
     }
 
     func run() throws {
+        if weights.applies(precision: precision) { return try runWeightQuantization() }
         try runReportingErrors {
             let source = try ONNXReader.read(path: model)
             // Both data sets are checked against the model before any work starts.
-            let calibration = try CalibrationDataSet.load(path: calib, model: source, batchSize: batchSize)
+            let calibration = try CalibrationDataSet.load(path: calib ?? "", model: source, batchSize: batchSize)
             let evaluation = try eval.map { try CalibrationDataSet.load(path: $0, model: source, batchSize: batchSize) }
             if let evaluation, let labels { _ = try evaluation.extra(named: labels) }
             var options = StaticQuantizationOptions()
