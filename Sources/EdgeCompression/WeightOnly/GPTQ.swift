@@ -34,7 +34,9 @@ public enum GPTQ {
             h[i * k + i] = 1
             for line in 0..<lines { m[line * k + i] = 0 }
         }
-        let u = try upperCholeskyOfInverse(h, order: k, dampingFraction: dampingFraction)
+        // Float is enough for the updates (the factorisation itself ran in double).
+        let u = try upperCholeskyOfInverse(h, order: k, dampingFraction: dampingFraction).map { Float($0) }
+        h = []
 
         let count = layout.scaleShape.reduce(1, *)
         var scales = [Float](repeating: 1, count: count)
@@ -63,9 +65,8 @@ public enum GPTQ {
                             zeros[p] = z
                         }
                     }
-                    let d = Float(up[i * k + i])
-                    // Row i of U from i + 1 on, in float for the update loop.
-                    let tail = (i + 1)..<k
+                    let d = up[i * k + i]
+                    let urow = up.baseAddress! + i * k
                     for line in 0..<lines {
                         let row = mp.baseAddress! + line * k
                         let s = blockScale[line], z = blockZero[line]
@@ -74,77 +75,12 @@ public enum GPTQ {
                         let error = (row[i] - Float(qi - z) * s) / d
                         row[i] = Float(qi - z) * s
                         guard error != 0, error.isFinite else { continue }
-                        for j in tail { row[j] -= error * Float(up[i * k + j]) }
+                        for j in (i + 1)..<Swift.max(i + 1, k) { row[j] -= error * urow[j] }
                     }
                 }
             }
         }
         return BlockQuantizedWeight(layout: layout, grid: grid, values: q, scales: scales, zeros: zeros)
-    }
-
-    /// U with H⁻¹ = Uᵀ U, after damping H. Computed in double: L = chol(H + λI), L⁻¹ by forward
-    /// substitution, H⁻¹ = L⁻ᵀ L⁻¹, then U = chol(H⁻¹)ᵀ.
-    static func upperCholeskyOfInverse(_ h: [Double], order k: Int, dampingFraction: Double) throws -> [Double] {
-        var mean = 0.0
-        for i in 0..<k { mean += h[i * k + i] }
-        mean /= Double(Swift.max(k, 1))
-        var fraction = dampingFraction
-        for _ in 0..<6 {
-            var damped = h
-            for i in 0..<k { damped[i * k + i] += fraction * mean }
-            if let l = cholesky(damped, order: k) {
-                let inverse = inverseFromCholesky(l, order: k)
-                if let l2 = cholesky(inverse, order: k) {
-                    var u = [Double](repeating: 0, count: k * k)
-                    for i in 0..<k { for j in 0...i { u[j * k + i] = l2[i * k + j] } }
-                    return u
-                }
-            }
-            fraction *= 10
-        }
-        throw EdgeError.badInput("GPTQ: the calibration Hessian is not positive definite even with damping \(fraction / 10) × mean diagonal (non-finite activations?)")
-    }
-
-    /// Lower-triangular L with A = L Lᵀ, or nil when A is not (numerically) positive definite.
-    static func cholesky(_ a: [Double], order k: Int) -> [Double]? {
-        var l = [Double](repeating: 0, count: k * k)
-        for j in 0..<k {
-            var d = a[j * k + j]
-            for p in 0..<j { d -= l[j * k + p] * l[j * k + p] }
-            guard d > 0, d.isFinite else { return nil }
-            let ljj = d.squareRoot()
-            l[j * k + j] = ljj
-            for i in (j + 1)..<Swift.max(j + 1, k) {
-                var s = a[i * k + j]
-                for p in 0..<j { s -= l[i * k + p] * l[j * k + p] }
-                l[i * k + j] = s / ljj
-            }
-        }
-        return l
-    }
-
-    /// (L Lᵀ)⁻¹ = L⁻ᵀ L⁻¹ from the lower Cholesky factor L.
-    static func inverseFromCholesky(_ l: [Double], order k: Int) -> [Double] {
-        // Y = L⁻¹ (lower triangular), column by column: L y_c = e_c.
-        var y = [Double](repeating: 0, count: k * k)
-        for c in 0..<k {
-            for i in c..<k {
-                var s = i == c ? 1.0 : 0.0
-                for p in c..<i { s -= l[i * k + p] * y[p * k + c] }
-                y[i * k + c] = s / l[i * k + i]
-            }
-        }
-        // A⁻¹[i][j] = Σ_p Y[p][i] Y[p][j], p ≥ max(i, j).
-        var inv = [Double](repeating: 0, count: k * k)
-        for i in 0..<k {
-            for j in i..<k {
-                var s = 0.0
-                for p in j..<k { s += y[p * k + i] * y[p * k + j] }
-                inv[i * k + j] = s
-                inv[j * k + i] = s
-            }
-        }
-        return inv
     }
 
     /// The layer-output error Σ_lines δᵀ H δ with δ = w − ŵ along each line: ‖(W − Ŵ) X‖² up to

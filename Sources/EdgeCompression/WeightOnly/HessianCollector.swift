@@ -60,15 +60,7 @@ public struct HessianCollector {
                 guard h.count == k * k else {
                     throw EdgeError.badInput("activation '\(request.tensor)' changes its last dimension between batches (\(t.shape))")
                 }
-                var row = [Double](repeating: 0, count: k)
-                for r in 0..<n {
-                    for c in 0..<k { row[c] = Double(x[r * strideRow + c * strideCol]) }
-                    // Upper triangle only; mirrored at the end.
-                    for i in 0..<k where row[i] != 0 {
-                        let v = row[i]
-                        for j in i..<k { h[i * k + j] += v * row[j] }
-                    }
-                }
+                HessianCollector.accumulate(&h, x, rows: n, k: k, strideRow: strideRow, strideCol: strideCol)
                 sums[request] = h
                 rows[request, default: 0] += n
             }
@@ -88,5 +80,31 @@ public struct HessianCollector {
             result[request] = h
         }
         return result
+    }
+
+    /// h += Σ_r x_r x_rᵀ over the upper triangle, four rows at a time so that each pass over h
+    /// (K² doubles, memory-bound for large K) carries four rank-1 updates.
+    static func accumulate(_ h: inout [Double], _ x: [Float], rows n: Int, k: Int, strideRow: Int, strideCol: Int) {
+        var block = [Double](repeating: 0, count: 4 * k)
+        h.withUnsafeMutableBufferPointer { hp in
+            block.withUnsafeMutableBufferPointer { bp in
+                let b = bp.baseAddress!
+                var r = 0
+                while r < n {
+                    let count = Swift.min(4, n - r)
+                    for q in 0..<4 {
+                        for c in 0..<k { b[q * k + c] = q < count ? Double(x[(r + q) * strideRow + c * strideCol]) : 0 }
+                    }
+                    let (x0, x1, x2, x3) = (b, b + k, b + 2 * k, b + 3 * k)
+                    for i in 0..<k {
+                        let (v0, v1, v2, v3) = (x0[i], x1[i], x2[i], x3[i])
+                        if v0 == 0 && v1 == 0 && v2 == 0 && v3 == 0 { continue }
+                        let row = hp.baseAddress! + i * k
+                        for j in i..<k { row[j] += v0 * x0[j] + v1 * x1[j] + v2 * x2[j] + v3 * x3[j] }
+                    }
+                    r += count
+                }
+            }
+        }
     }
 }
