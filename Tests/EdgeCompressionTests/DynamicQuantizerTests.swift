@@ -64,6 +64,33 @@ final class DynamicQuantizerTests: XCTestCase {
         check("y2", weight: { w2[$1 * k + $0] }, alpha: 0.5)
     }
 
+    /// Conv (padding, stride 2, bias) as ConvInteger: close to the float convolution (8-bit rounding
+    /// level), and the zero padding stays exact (ConvInteger pads with the input zero point).
+    func testDynamicConvMatchesFloatConvolution() throws {
+        var rng = SeededNormal(seed: 12)
+        let (c, m) = (6, 8)
+        var g = Graph()
+        g.inputs = [ValueInfo(name: "x", tensor: TensorType(.float, fixed: [2, c, 9, 9]))]
+        g.initializers["w"] = Tensor(shape: [m, c, 3, 3], scalars: rng.array(m * c * 9, scale: 0.3))
+        g.initializers["b"] = Tensor(shape: [m], scalars: rng.array(m))
+        g.nodes = [Node(name: "conv", opType: "Conv", inputs: ["x", "w", "b"], outputs: ["y"],
+                        attributes: [Attribute("pads", .ints([1, 1, 1, 1])), Attribute("strides", .ints([2, 2]))])]
+        g.outputs = [ValueInfo(name: "y", type: nil)]
+        let model = Model(irVersion: 7, opsetImports: [OpsetImport(domain: "", version: 13)], graph: g)
+        let (q, summary) = try DynamicQuantizer.quantize(model, options: DynamicQuantizationOptions())
+        XCTAssertEqual(summary.quantizedNodes, ["conv"])
+        XCTAssertEqual(q.graph.nodes.map(\.opType), ["DynamicQuantizeLinear", "ConvInteger", "Cast", "Mul", "Mul", "Add"])
+        // Inputs of both signs (normal + 0.5): the zero point is not 0, so padding with it is exercised.
+        let feed = ["x": Tensor(shape: [2, c, 9, 9], scalars: rng.array(2 * c * 81).map { $0 + 0.5 })]
+        let y: [Float] = try Session(model: model).run(feed)["y"]!.scalars()
+        let yq: [Float] = try Session(model: q).run(feed)["y"]!.scalars()
+        XCTAssertEqual(y.count, 2 * m * 5 * 5)
+        let error = zip(y, yq).map { Double(($0 - $1) * ($0 - $1)) }.reduce(0, +)
+        let energy = y.map { Double($0 * $0) }.reduce(0, +)
+        XCTAssertLessThan((error / energy).squareRoot(), 0.02)
+        XCTAssertGreaterThan((error / energy).squareRoot(), 1e-5)
+    }
+
     /// A model with no eligible layer gets a clear unsupported error, not an empty rewrite.
     func testModelWithoutEligibleLayersIsRefused() {
         var g = Graph()

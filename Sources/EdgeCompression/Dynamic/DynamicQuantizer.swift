@@ -3,8 +3,10 @@ import EdgeTransforms
 import Foundation
 
 public struct DynamicQuantizationOptions: Sendable {
-    /// Weight scales per output column (default) or one per tensor.
+    /// Weight scales per output column / channel (default) or one per tensor.
     public var perChannel: Bool = true
+    /// Also rewrite Conv into ConvInteger (as ONNX Runtime's quantize_dynamic does).
+    public var convolutions: Bool = true
     /// Nodes (by name) left in float.
     public var excludedNodes: Set<String> = []
     public init() {}
@@ -37,8 +39,9 @@ public struct DynamicQuantizationSummary: Sendable, Codable, Equatable {
 /// it has), so this is the u8 × s8 product ONNX Runtime's CPU kernels take.
 ///
 /// Eligible: MatMul with a constant 2-D float weight; Gemm with transA = 0, a constant 2-D float
-/// weight and a C that is absent or constant. Conv (ConvInteger) and LSTM/GRU (ONNX Runtime's
-/// com.microsoft::DynamicQuantizeLSTM) are not rewritten — see the README.
+/// weight and a C that is absent or constant; Conv with a constant float weight and bias, as
+/// ConvInteger (see `convInteger`). LSTM/GRU (ONNX Runtime's com.microsoft::DynamicQuantizeLSTM)
+/// are not rewritten — see the README.
 /// The opset is raised to 11 when below (DynamicQuantizeLinear appears there).
 public enum DynamicQuantizer {
     public static let minimumOpset = 11
@@ -47,7 +50,7 @@ public enum DynamicQuantizer {
         let start = Date()
         let opsetBefore = Int(model.onnxOpsetVersion ?? 1)
         var working = model
-        var passes: [any GraphPass] = [EliminateIdentity(), FoldConstants(), EliminateNoOps(), EliminateDeadNodes()]
+        var passes: [any GraphPass] = [EliminateIdentity(), FoldConstants(), EliminateNoOps(), EliminateDeadNodes(), FoldBatchNormIntoConv()]
         if opsetBefore < minimumOpset { passes.insert(ConvertOpset(target: minimumOpset), at: 0) }
         _ = try Pipeline(passes: passes, maxIterations: 3, check: nil).run(&working)
         guard Int(working.onnxOpsetVersion ?? 1) >= minimumOpset else {
@@ -69,10 +72,34 @@ public enum DynamicQuantizer {
         // One DynamicQuantizeLinear per activation, shared by every layer reading it.
         var quantizedActivation: [String: (q: String, scale: String, zero: String)] = [:]
         var weightCache: [String: (q: String, scale: String)] = [:]
-        for (index, node) in g.nodes.enumerated() where node.isStandardDomain && (node.opType == "MatMul" || node.opType == "Gemm") {
+        func quantizedInput(_ x: String, into nodes: inout [Node]) -> (q: String, scale: String, zero: String) {
+            if let done = quantizedActivation[x] { return done }
+            let names = (context.freshName(x + "_quantized"), context.freshName(x + "_scale"), context.freshName(x + "_zero_point"))
+            nodes.append(Node(name: context.freshName(x + "_DynamicQuantizeLinear"), opType: "DynamicQuantizeLinear",
+                              inputs: [x], outputs: [names.0, names.1, names.2]))
+            quantizedActivation[x] = names
+            return names
+        }
+        for (index, node) in g.nodes.enumerated() where node.isStandardDomain && ["MatMul", "Gemm", "Conv"].contains(node.opType) {
             guard let wName = node.input(1), !runtimeInputs.contains(wName), let w = constants[wName] else { continue }
             func skip(_ reason: String) { skipped.append(.init(node: node.displayName, reason: reason)) }
             if options.excludedNodes.contains(node.name) { skip("excluded"); continue }
+            if node.opType == "Conv" {
+                guard options.convolutions else { skip("Conv left in float (--dynamic-conv off)"); continue }
+                guard w.dtype == .float, w.rank >= 3 else { skip("weight '\(wName)' is \(w.dtype) \(w.shape), float32 expected"); continue }
+                var bias: Tensor? = nil
+                if let b = node.input(2) {
+                    guard let bt = constants[b], bt.dtype == .float, bt.elementCount == w.shape[0] else { skip("bias is not a constant float [\(w.shape[0])]"); continue }
+                    bias = bt
+                }
+                var nodes: [Node] = []
+                let (xq, xs, xz) = quantizedInput(node.inputs[0], into: &nodes)
+                nodes.append(contentsOf: try convInteger(node, weight: w, weightName: wName, bias: bias, xq: xq, xs: xs, xz: xz,
+                                                     perChannel: options.perChannel, graph: &g, context: context))
+                rewritten[index] = nodes
+                quantizedNodes.append(node.displayName)
+                continue
+            }
             guard w.dtype == .float, w.rank == 2 else { skip("weight '\(wName)' is \(w.dtype) \(w.shape), 2-D float32 expected"); continue }
             var transB = false, alpha: Float = 1, beta: Float = 1
             var bias: String? = nil
@@ -96,15 +123,8 @@ public enum DynamicQuantizer {
                 weightCache[key] = (qName, sName)
             }
             let (wq, ws) = weightCache[key]!
-            let x = node.inputs[0]
             var nodes: [Node] = []
-            if quantizedActivation[x] == nil {
-                let names = (context.freshName(x + "_quantized"), context.freshName(x + "_scale"), context.freshName(x + "_zero_point"))
-                nodes.append(Node(name: context.freshName(x + "_DynamicQuantizeLinear"), opType: "DynamicQuantizeLinear",
-                                  inputs: [x], outputs: [names.0, names.1, names.2]))
-                quantizedActivation[x] = (names.0, names.1, names.2)
-            }
-            let (xq, xs, xz) = quantizedActivation[x]!
+            let (xq, xs, xz) = quantizedInput(node.inputs[0], into: &nodes)
             let base = node.name.isEmpty ? node.outputs[0] : node.name
             let integer = context.freshName(base + "_int32")
             let float = context.freshName(base + "_float")
@@ -124,7 +144,7 @@ public enum DynamicQuantizer {
         }
         guard !quantizedNodes.isEmpty else {
             let reasons = skipped.map { "\($0.node): \($0.reason)" }.joined(separator: "; ")
-            throw EdgeError.unsupported("the model has no MatMul or Gemm with a constant float weight to quantize dynamically" + (reasons.isEmpty ? "" : " (\(reasons))"))
+            throw EdgeError.unsupported("the model has no MatMul, Gemm or Conv with a constant float weight to quantize dynamically" + (reasons.isEmpty ? "" : " (\(reasons))"))
         }
         var nodes: [Node] = []
         for (i, node) in g.nodes.enumerated() { nodes.append(contentsOf: rewritten[i] ?? [node]) }
@@ -139,6 +159,36 @@ public enum DynamicQuantizer {
             weightBytesBefore: StaticQuantizer.weightBytes(model.graph), weightBytesAfter: StaticQuantizer.weightBytes(result.graph),
             totalSeconds: Date().timeIntervalSince(start))
         return (result, summary)
+    }
+
+    /// Conv(X, W, B) → ConvInteger(X_q, W_q, z_x) ─ Cast(float) ─ Mul(s_x · s_w) ─ Add(B), with
+    /// W_q int8 per output channel (symmetric, zero point 0 omitted) and s_w, B shaped [M, 1, …] so
+    /// they broadcast over the spatial axes. ConvInteger pads X_q with z_x, i.e. with float zero.
+    static func convInteger(_ node: Node, weight w: Tensor, weightName: String, bias: Tensor?, xq: String, xs: String, xz: String,
+                            perChannel: Bool, graph g: inout Graph, context: PassContext) throws -> [Node] {
+        let m = w.shape[0]
+        let quantized = try QuantizedWeight(w, axis: perChannel ? 0 : nil)
+        let broadcast = [m] + [Int](repeating: 1, count: w.rank - 2)
+        let scales = quantized.scales.count == 1 ? [Float](repeating: quantized.scales[0], count: m) : quantized.scales
+        let wq = g.addInitializer(quantized.values, base: weightName + "_quantized", context: context)
+        let ws = g.addInitializer(Tensor(shape: broadcast, scalars: scales), base: weightName + "_scale", context: context)
+        let base = node.name.isEmpty ? node.outputs[0] : node.name
+        let integer = context.freshName(base + "_int32"), float = context.freshName(base + "_float")
+        let scale = context.freshName(base + "_output_scale"), y = node.outputs[0]
+        let scaled = bias == nil ? y : context.freshName(base + "_scaled")
+        let convAttributes = node.attributes.filter { ["auto_pad", "dilations", "group", "kernel_shape", "pads", "strides"].contains($0.name) }
+        var nodes = [
+            Node(name: context.freshName(base + "_ConvInteger"), opType: "ConvInteger", inputs: [xq, wq, xz], outputs: [integer], attributes: convAttributes),
+            Node(name: context.freshName(base + "_Cast"), opType: "Cast", inputs: [integer], outputs: [float],
+                 attributes: [Attribute("to", .int(Int64(DType.float.rawValue)))]),
+            Node(name: context.freshName(base + "_scale_Mul"), opType: "Mul", inputs: [xs, ws], outputs: [scale]),
+            Node(name: context.freshName(base + "_Mul"), opType: "Mul", inputs: [float, scale], outputs: [scaled]),
+        ]
+        if let bias {
+            let b = g.addInitializer(Tensor(shape: broadcast, scalars: bias.scalars(as: Float.self)), base: (node.input(2) ?? base) + "_broadcast", context: context)
+            nodes.append(Node(name: context.freshName(base + "_bias_Add"), opType: "Add", inputs: [scaled, b], outputs: [y]))
+        }
+        return nodes
     }
 
     /// int8 [K, N] with one symmetric scale per column n (or one for the tensor): s = max|w| / 127,
