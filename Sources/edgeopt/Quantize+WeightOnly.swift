@@ -33,9 +33,17 @@ struct WeightQuantizationArguments: ParsableArguments {
         mode == .dynamic || precision == "int4" || (precision == "int8" && weightOnly)
     }
 
+    /// Static INT8: weight-only options would be ignored, so they are refused.
+    func validateUnused() throws {
+        if blockSize != 32 || symmetry != .symmetric || algorithm != .rtn || weightFormat != .dq {
+            throw ValidationError("--block-size, --asymmetric, --algorithm and --weight-format apply to weight-only quantization (--precision int4, or int8 with --weight-only)")
+        }
+    }
+
     func validate(precision: String, calib: String?) throws {
         if mode == .dynamic {
             guard precision == "int8", !weightOnly else { throw ValidationError("--mode dynamic is int8 (weights) with run-time activation quantization; drop --precision \(precision)/--weight-only") }
+            try validateUnused()
             return
         }
         guard [16, 32, 64, 128, 256].contains(blockSize) else { throw ValidationError("--block-size must be 16, 32, 64, 128 or 256") }

@@ -8,7 +8,7 @@ import Foundation
 struct QuantizeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "quantize",
-        abstract: "Quantize a model to INT8 (static, QDQ form) with calibration data.",
+        abstract: "Quantize a model: INT8 static (QDQ, calibrated), INT4/INT8 weight-only (block-wise) or INT8 dynamic.",
         discussion: """
             Fuses the graph (BatchNorm into Conv, MatMul+Add into Gemm, cleanup), raises the opset to 13 \
             when below, runs edgeopt's engine over --calib observing every activation to be quantized, \
@@ -78,6 +78,7 @@ struct QuantizeCommand: ParsableCommand {
                 throw ValidationError("--precision \(precision) is not implemented yet; int8 and int4 are")
             }
             guard calib != nil else { throw ValidationError("static int8 quantization needs --calib") }
+            try weights.validateUnused()
         }
         do {
             _ = try CalibrationMethod.parse(method)
