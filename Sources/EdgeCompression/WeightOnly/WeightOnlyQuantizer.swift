@@ -163,8 +163,11 @@ public enum WeightOnlyQuantizer {
         var prefix: [Node] = []
         var replaced: [Int: Node] = [:]
         var layers: [WeightOnlySummary.Layer] = []
+        // One quantized copy per (weight, layout), however many layers read it.
         var dqCache: [String: String] = [:]
+        var nbitsCache: [String: (inputs: [String], attributes: [Attribute])] = [:]
         var quantizedBefore = 0, quantizedAfter = 0
+        var countedWeights = Set<String>()
         var usedNBits = false
         for target in targets {
             let node = g.nodes[target.node]
@@ -190,26 +193,33 @@ public enum WeightOnlyQuantizer {
                 layer.algorithm = WeightOnlyOptions.Algorithm.gptq.rawValue
             }
             layers.append(layer)
-            quantizedBefore += target.tensor.dtype.byteCount(elements: target.tensor.elementCount)
+            if countedWeights.insert(target.weight).inserted {
+                quantizedBefore += target.tensor.dtype.byteCount(elements: target.tensor.elementCount)
+            }
 
             if target.matMulNBits {
-                let nbits = try MatMulNBitsWeight(quantized)
                 let base = target.weight
-                let b = g.addInitializer(nbits.packed, base: base + "_Q\(options.bits)", context: context)
-                let s = g.addInitializer(nbits.scales, base: base + "_scales", context: context)
-                var inputs = [node.inputs[0], b, s]
-                quantizedAfter += nbits.packed.byteCount + nbits.scales.byteCount
-                if let z = nbits.zeroPoints {
-                    inputs.append(g.addInitializer(z, base: base + "_zero_points", context: context))
-                    quantizedAfter += z.byteCount
+                let key = "\(base)|nbits|\(target.tensor.shape)"
+                if nbitsCache[key] == nil {
+                    let nbits = try MatMulNBitsWeight(quantized)
+                    var names = [g.addInitializer(nbits.packed, base: base + "_Q\(options.bits)", context: context),
+                                 g.addInitializer(nbits.scales, base: base + "_scales", context: context)]
+                    quantizedAfter += nbits.packed.byteCount + nbits.scales.byteCount
+                    if let z = nbits.zeroPoints {
+                        names.append(g.addInitializer(z, base: base + "_zero_points", context: context))
+                        quantizedAfter += z.byteCount
+                    }
+                    nbitsCache[key] = (names, nbits.attributes)
                 }
+                let (names, attributes) = nbitsCache[key]!
+                var inputs = [node.inputs[0]] + names
                 if node.opType == "Gemm", let bias = node.input(2) {
                     while inputs.count < 5 { inputs.append("") }
                     inputs.append(bias)
                 }
                 replaced[target.node] = Node(name: context.freshName(node.name.isEmpty ? base + "_MatMulNBits" : node.name + "_Q\(options.bits)"),
                                              opType: "MatMulNBits", domain: microsoftDomain, inputs: inputs, outputs: [node.outputs[0]],
-                                             attributes: nbits.attributes)
+                                             attributes: attributes)
                 usedNBits = true
             } else {
                 let key = "\(target.weight)|\(target.axis)"
