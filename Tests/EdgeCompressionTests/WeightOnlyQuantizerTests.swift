@@ -137,6 +137,49 @@ final class WeightOnlyQuantizerTests: XCTestCase {
         }
     }
 
+    /// The lazy-batch form (column batches of 128, trailing SGEMM) computes what the plain
+    /// column-by-column algorithm does: on K = 300 (two full batches and a ragged one) the integers
+    /// agree except where float summation order flips a rounding, and the output errors match.
+    func testLazyBatchGPTQMatchesColumnByColumnReference() throws {
+        var rng = SeededNormal(seed: 6)
+        let k = 300, n = 20, rows = 400
+        let x = rng.array(rows * k).enumerated().map { i, v in v + 0.8 * Float(sin(Double(i % k) * 0.37)) }
+        var h = [Double](repeating: 0, count: k * k)
+        for r in 0..<rows { for i in 0..<k { for j in 0..<k { h[i * k + j] += 2 * Double(x[r * k + i]) * Double(x[r * k + j]) / Double(rows) } } }
+        let w = rng.array(k * n, scale: 0.1)
+        let layout = BlockLayout(shape: [k, n], axis: 0, blockSize: 32)
+        let grid = BlockGrid(bits: 4, symmetric: false)
+        let lazy = try GPTQ.quantize(w, layout: layout, grid: grid, hessian: h)
+
+        // Reference: Algorithm 1 without batching.
+        let u = try GPTQ.upperCholeskyOfInverse(h, order: k, dampingFraction: 0.01)
+        var m = [Double](repeating: 0, count: n * k)
+        for line in 0..<n { for c in 0..<k { m[line * k + c] = Double(w[c * n + line]) } }
+        var ref = [Int32](repeating: 0, count: k * n)
+        var scale = [Float](repeating: 1, count: n), zero = [Int32](repeating: 0, count: n)
+        var refScales = lazy.scales, refZeros = lazy.zeros
+        for i in 0..<k {
+            for line in 0..<n {
+                if i % 32 == 0 {
+                    let block = (i..<min(k, i + 32)).map { Float(m[line * k + $0]) }
+                    (scale[line], zero[line]) = grid.parameters(lo: block.min()!, hi: block.max()!)
+                    refScales[layout.scaleIndex(line: line, block: i / 32)] = scale[line]
+                    refZeros[layout.scaleIndex(line: line, block: i / 32)] = zero[line]
+                }
+                let qi = grid.quantize(Float(m[line * k + i]), scale: scale[line], zero: zero[line])
+                ref[i * n + line] = qi
+                let e = (m[line * k + i] - Double(Float(qi - zero[line]) * scale[line])) / u[i * k + i]
+                for j in (i + 1)..<k { m[line * k + j] -= e * u[i * k + j] }
+            }
+        }
+        let same = zip(lazy.values, ref).filter { $0 == $1 }.count
+        XCTAssertGreaterThanOrEqual(Double(same) / Double(ref.count), 0.99)
+        let refWeight = BlockQuantizedWeight(layout: layout, grid: grid, values: ref, scales: refScales, zeros: refZeros)
+        let e1 = GPTQ.outputError(w, lazy, hessian: h), e2 = GPTQ.outputError(w, refWeight, hessian: h)
+        XCTAssertEqual(e1, e2, accuracy: 0.02 * e2)
+        XCTAssertLessThan(e1, 0.8 * GPTQ.outputError(w, BlockQuantizedWeight.roundToNearest(w, layout: layout, grid: grid), hessian: h))
+    }
+
     /// Cholesky-based U satisfies Uᵀ U = H⁻¹ (checked as H · Uᵀ U = I).
     func testUpperCholeskyOfInverse() throws {
         var rng = SeededNormal(seed: 4)

@@ -1,4 +1,5 @@
 import EdgeIR
+import EdgeKernels
 import Foundation
 
 /// GPTQ (Frantar, Ashkboos, Hoefler, Alistarh 2022, "GPTQ: Accurate Post-Training Quantization for
@@ -21,7 +22,7 @@ public enum GPTQ {
     /// Quantizes a weight whose lines lie along `layout` (the reduction axis is `layout.axis`,
     /// of length K = H's order).
     public static func quantize(_ w: [Float], layout: BlockLayout, grid: BlockGrid, hessian: [Double],
-                                dampingFraction: Double = 0.01) throws -> BlockQuantizedWeight {
+                                dampingFraction: Double = 0.01, pool: ThreadPool? = nil) throws -> BlockQuantizedWeight {
         let k = layout.length, lines = layout.lines
         guard hessian.count == k * k else {
             throw EdgeError.internalError("GPTQ: Hessian of order \(Int(Double(hessian.count).squareRoot())) for a reduction axis of \(k)")
@@ -43,39 +44,62 @@ public enum GPTQ {
         var zeros = [Int32](repeating: 0, count: count)
         var q = [Int32](repeating: 0, count: w.count)
         let size = layout.blockSize
+        // Lazy batch updates (the paper's §"Lazy batch-updates"): columns are processed in batches
+        // of `batch` (a multiple of the block size, so a block's columns are up to date when its
+        // scale is chosen). Inside a batch the error of column i only updates the batch's later
+        // columns; the rest of the matrix gets the whole batch's errors at once,
+        //     W[:, i2...] −= E · U[i1..<i2, i2...]
+        // one SGEMM instead of `batch` passes over all of W (which is memory-bound for large K).
+        let batch = Swift.max(128, size)
+        var errors = [Float](repeating: 0, count: lines * batch)
         m.withUnsafeMutableBufferPointer { mp in
             u.withUnsafeBufferPointer { up in
-                var blockScale = [Float](repeating: 1, count: lines)
-                var blockZero = [Int32](repeating: 0, count: lines)
-                for i in 0..<k {
-                    if i % size == 0 {
-                        let b = i / size, end = Swift.min(k, i + size)
-                        for line in 0..<lines {
-                            var lo = Float.infinity, hi = -Float.infinity
-                            for c in i..<end {
-                                let v = mp[line * k + c]
-                                if v.isFinite { lo = Swift.min(lo, v); hi = Swift.max(hi, v) }
+                errors.withUnsafeMutableBufferPointer { ep in
+                    var blockScale = [Float](repeating: 1, count: lines)
+                    var blockZero = [Int32](repeating: 0, count: lines)
+                    var i1 = 0
+                    while i1 < k {
+                        let i2 = Swift.min(k, i1 + batch), width = i2 - i1
+                        for i in i1..<i2 {
+                            if i % size == 0 {
+                                let b = i / size, end = Swift.min(k, i + size)
+                                for line in 0..<lines {
+                                    var lo = Float.infinity, hi = -Float.infinity
+                                    for c in i..<end {
+                                        let v = mp[line * k + c]
+                                        if v.isFinite { lo = Swift.min(lo, v); hi = Swift.max(hi, v) }
+                                    }
+                                    if lo > hi { lo = 0; hi = 0 }
+                                    let (s, z) = grid.parameters(lo: lo, hi: hi)
+                                    blockScale[line] = s
+                                    blockZero[line] = z
+                                    let p = layout.scaleIndex(line: line, block: b)
+                                    scales[p] = s
+                                    zeros[p] = z
+                                }
                             }
-                            if lo > hi { lo = 0; hi = 0 }
-                            let (s, z) = grid.parameters(lo: lo, hi: hi)
-                            blockScale[line] = s
-                            blockZero[line] = z
-                            let p = layout.scaleIndex(line: line, block: b)
-                            scales[p] = s
-                            zeros[p] = z
+                            let d = up[i * k + i]
+                            let urow = up.baseAddress! + i * k
+                            for line in 0..<lines {
+                                let row = mp.baseAddress! + line * k
+                                let s = blockScale[line], z = blockZero[line]
+                                let qi = grid.quantize(row[i], scale: s, zero: z)
+                                q[layout.index(line: line, i)] = qi
+                                var error = (row[i] - Float(qi - z) * s) / d
+                                if !error.isFinite { error = 0 }
+                                row[i] = Float(qi - z) * s
+                                ep[line * batch + (i - i1)] = error
+                                guard error != 0 else { continue }
+                                for j in (i + 1)..<i2 { row[j] -= error * urow[j] }
+                            }
                         }
-                    }
-                    let d = up[i * k + i]
-                    let urow = up.baseAddress! + i * k
-                    for line in 0..<lines {
-                        let row = mp.baseAddress! + line * k
-                        let s = blockScale[line], z = blockZero[line]
-                        let qi = grid.quantize(row[i], scale: s, zero: z)
-                        q[layout.index(line: line, i)] = qi
-                        let error = (row[i] - Float(qi - z) * s) / d
-                        row[i] = Float(qi - z) * s
-                        guard error != 0, error.isFinite else { continue }
-                        for j in (i + 1)..<Swift.max(i + 1, k) { row[j] -= error * urow[j] }
+                        if i2 < k {
+                            Kernels.sgemm(m: lines, n: k - i2, k: width, alpha: -1,
+                                          a: UnsafePointer(ep.baseAddress!), lda: batch,
+                                          b: up.baseAddress! + i1 * k + i2, ldb: k,
+                                          beta: 1, c: mp.baseAddress! + i2, ldc: k, pool: pool)
+                        }
+                        i1 = i2
                     }
                 }
             }

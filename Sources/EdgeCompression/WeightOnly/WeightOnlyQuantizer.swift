@@ -1,4 +1,5 @@
 import EdgeIR
+import EdgeKernels
 import EdgeRuntime
 import EdgeTransforms
 import Foundation
@@ -158,6 +159,8 @@ public enum WeightOnlyQuantizer {
         }
         let calibrationSeconds = Date().timeIntervalSince(calibrationStart)
 
+        // GPTQ's trailing updates are SGEMMs; they share one pool of the requested threads.
+        let pool = options.algorithm == .gptq ? ThreadPool(threads: options.threads ?? ThreadPool.defaultThreadCount) : nil
         let context = PassContext(model: working)
         var g = working.graph
         var prefix: [Node] = []
@@ -181,7 +184,7 @@ public enum WeightOnlyQuantizer {
             quantized = rtn
             if options.algorithm == .gptq, let request = target.activation, let h = hessians[request] {
                 do {
-                    quantized = try GPTQ.quantize(w, layout: layout, grid: options.grid, hessian: h, dampingFraction: options.dampingFraction)
+                    quantized = try GPTQ.quantize(w, layout: layout, grid: options.grid, hessian: h, dampingFraction: options.dampingFraction, pool: pool)
                 } catch let e as EdgeError {
                     throw EdgeError(e.kind, "weight '\(target.weight)' of node '\(node.displayName)': \(e.message)")
                 }
