@@ -188,10 +188,10 @@ public enum WeightOnlyQuantizer {
                 } catch let e as EdgeError {
                     throw EdgeError(e.kind, "weight '\(target.weight)' of node '\(node.displayName)': \(e.message)")
                 }
-                let reference = GPTQ.outputSignal(w, layout: layout, hessian: h)
+                let reference = GPTQ.outputSignal(w, layout: layout, hessian: h, pool: pool)
                 if reference > 0 {
-                    layer.rtnRelativeOutputError = GPTQ.outputError(w, rtn, hessian: h) / reference
-                    layer.gptqRelativeOutputError = GPTQ.outputError(w, quantized, hessian: h) / reference
+                    layer.rtnRelativeOutputError = GPTQ.outputError(w, rtn, hessian: h, pool: pool) / reference
+                    layer.gptqRelativeOutputError = GPTQ.outputError(w, quantized, hessian: h, pool: pool) / reference
                 }
                 layer.algorithm = WeightOnlyOptions.Algorithm.gptq.rawValue
             }
@@ -333,23 +333,5 @@ public enum WeightOnlyQuantizer {
         var t = [Float](repeating: 0, count: v.count)
         for i in 0..<r { for j in 0..<c { t[j * r + i] = v[i * c + j] } }
         return Tensor(shape: [c, r], scalars: t)
-    }
-}
-
-extension GPTQ {
-    /// Σ_lines wᵀ H w: ‖W X‖² in the same normalisation as `outputError`.
-    public static func outputSignal(_ w: [Float], layout: BlockLayout, hessian: [Double]) -> Double {
-        let k = layout.length
-        var total = 0.0
-        var line = [Double](repeating: 0, count: k)
-        for l in 0..<layout.lines {
-            for c in 0..<k { line[c] = Double(w[layout.index(line: l, c)]) }
-            for i in 0..<k where line[i] != 0 {
-                var s = 0.0
-                for j in 0..<k { s += hessian[i * k + j] * line[j] }
-                total += line[i] * s
-            }
-        }
-        return total
     }
 }
