@@ -51,7 +51,7 @@ let package = Package(
         .target(name: "EdgeTransforms", dependencies: ["EdgeIR", "EdgeAnalysis", "EdgeRuntime"]),
 
         // Quantization, pruning, distillation.
-        .target(name: "EdgeCompression", dependencies: ["EdgeIR", "EdgeAnalysis", "EdgeRuntime", "EdgeTransforms"]),
+        .target(name: "EdgeCompression", dependencies: ["EdgeIR", "EdgeAnalysis", "EdgeKernels", "EdgeRuntime", "EdgeTransforms"]),
 
         // Device profiles (YAML), op support, cost model, fit check, selection.
         .target(name: "EdgeDevices", dependencies: [

@@ -50,6 +50,7 @@ public enum OperatorRegistry {
         ControlFlowOperators.operators,
         SequenceOperators.operators,
         FusedOperators.operators,
+        MatMulNBitsOperators.operators,
     ]
 
     static let table: [String: [OperatorSpec]] = {

@@ -35,7 +35,7 @@ extension AccuracyMetric: ExpressibleByArgument {}
 extension QuantizeCommand {
     func validatePrecision() throws {
         guard ["int8", "fp16", "mixed"].contains(precision) else {
-            throw ValidationError("--precision must be int8, fp16 or mixed, got '\(precision)'")
+            throw ValidationError("--precision must be int8, int4, fp16 or mixed, got '\(precision)'")
         }
         if precision != "fp16", calib == nil { throw ValidationError("--precision \(precision) needs --calib") }
         if precision == "mixed", !budget.isBudgeted {

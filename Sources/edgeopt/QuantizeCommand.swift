@@ -8,7 +8,7 @@ import Foundation
 struct QuantizeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "quantize",
-        abstract: "Quantize a model to INT8 (static, QDQ form) with calibration data.",
+        abstract: "Quantize a model: INT8 static (QDQ, calibrated), INT4/INT8 weight-only (block-wise) or INT8 dynamic.",
         discussion: """
             Fuses the graph (BatchNorm into Conv, MatMul+Add into Gemm, cleanup), raises the opset to 13 \
             when below, runs edgeopt's engine over --calib observing every activation to be quantized, \
@@ -27,14 +27,17 @@ struct QuantizeCommand: ParsableCommand {
     @Argument(help: "The ONNX model to quantize (float32).")
     var model: String
 
-    @Option(help: "Calibration data (.npz, .npy directory or test_data_set_* directory); required except for fp16.")
+    @Option(help: "Calibration data (.npz, .npy directory or test_data_set_* directory); not needed for fp16, --mode dynamic or RTN weight-only.")
     var calib: String?
 
     @Option(name: .shortAndLong, help: "Where to write the quantized model.")
     var output: String
 
-    @Option(help: "Precision: int8, fp16 or mixed (INT8 with FP16/FP32 fallback under --max-accuracy-drop).")
+    @Option(help: "Precision: int8, fp16, mixed (INT8 with FP16/FP32 fallback under --max-accuracy-drop) or int4 (weight-only, block-wise).")
     var precision: String = "int8"
+
+    @OptionGroup(title: "Weight-only and dynamic quantization")
+    var weights: WeightQuantizationArguments
 
     @Option(help: "Range method: minmax, percentile, percentile:P, entropy or mse.")
     var method: String = "minmax"
@@ -83,7 +86,12 @@ struct QuantizeCommand: ParsableCommand {
     }
 
     func validate() throws {
-        try validatePrecision()
+        if weights.applies(precision: precision) {
+            try weights.validate(precision: precision, calib: calib)
+        } else {
+            try weights.validateUnused()
+            try validatePrecision()
+        }
         do {
             _ = try CalibrationMethod.parse(method)
             _ = try QuantizationScheme.named(scheme)
@@ -94,6 +102,7 @@ struct QuantizeCommand: ParsableCommand {
     }
 
     func run() throws {
+        if weights.applies(precision: precision) { return try runWeightQuantization() }
         if precision != "int8" || budget.isBudgeted { return try runPrecision() }
         try runReportingErrors {
             let source = try ONNXReader.read(path: model)

@@ -12,6 +12,11 @@ enum MatrixShapes {
         "com.microsoft:QGemm": { c in [try gemm(c, a: 0, b: 3, dtype: c.hasInput(7) ? c.dtype(7) : .float)] },
         "com.microsoft:FusedMatMul": { c in [try matmul(c, a: 0, b: 1, dtype: nil)] },
         "com.microsoft:MatMulIntegerToFloat": { c in [try matmul(c, a: 0, b: 1, dtype: c.dtype(2) ?? .float)] },
+        // A [..., K] → [..., N] (B is packed; N is an attribute).
+        "com.microsoft:MatMulNBits": { c in
+            guard let sa = c.shape(0), !sa.isEmpty else { return [c.tensor(nil, nil, like: 0)] }
+            return [c.tensor(nil, Array(sa.dropLast()) + [.fixed(Int(c.int("N", default: 0)))], like: 0)]
+        },
     ]
 
     static func gemm(_ c: ShapeContext, a: Int, b: Int, dtype: DType?) throws -> TensorType? {

@@ -1,0 +1,103 @@
+import ArgumentParser
+import EdgeCompression
+import EdgeIR
+import EdgeOpt
+import Foundation
+
+/// `edgeopt quantize` options for weight-only block-wise quantization (`--precision int4`,
+/// `--precision int8 --weight-only`) and dynamic quantization (`--mode dynamic`).
+struct WeightQuantizationArguments: ParsableArguments {
+    @Flag(help: "With --precision int8: quantize weights only (block-wise), keep activations float.")
+    var weightOnly = false
+
+    @Option(help: "static (calibrated activations, the default) or dynamic (int8 weights, activations quantized at run time; no --calib).")
+    var mode: Mode = .static
+
+    @Option(help: "Weight-only: elements per block along the reduction axis (16, 32, 64, 128 or 256).")
+    var blockSize: Int = 32
+
+    @Flag(help: "Weight-only: symmetric (signed, zero point 0; the default) or asymmetric (unsigned with per-block zero points).")
+    var symmetry: Symmetry = .symmetric
+
+    @Option(help: "Weight-only: rtn (round to nearest) or gptq (needs --calib).")
+    var algorithm: WeightOnlyOptions.Algorithm = .rtn
+
+    @Option(help: "Weight-only output: dq (opset-21 blocked DequantizeLinear) or matmulnbits (ONNX Runtime's com.microsoft::MatMulNBits for MatMul/Gemm).")
+    var weightFormat: WeightOnlyOptions.Format = .dq
+
+    enum Mode: String, ExpressibleByArgument, CaseIterable { case `static`, dynamic }
+    enum Symmetry: String, EnumerableFlag { case symmetric, asymmetric }
+
+    /// True when these options, not static INT8, decide the run.
+    func applies(precision: String) -> Bool {
+        mode == .dynamic || precision == "int4" || (precision == "int8" && weightOnly)
+    }
+
+    /// Static INT8: weight-only options would be ignored, so they are refused.
+    func validateUnused() throws {
+        if blockSize != 32 || symmetry != .symmetric || algorithm != .rtn || weightFormat != .dq {
+            throw ValidationError("--block-size, --asymmetric, --algorithm and --weight-format apply to weight-only quantization (--precision int4, or int8 with --weight-only)")
+        }
+    }
+
+    func validate(precision: String, calib: String?) throws {
+        if mode == .dynamic {
+            guard precision == "int8", !weightOnly else { throw ValidationError("--mode dynamic is int8 (weights) with run-time activation quantization; drop --precision \(precision)/--weight-only") }
+            try validateUnused()
+            return
+        }
+        guard [16, 32, 64, 128, 256].contains(blockSize) else { throw ValidationError("--block-size must be 16, 32, 64, 128 or 256") }
+        if algorithm == .gptq, calib == nil { throw ValidationError("--algorithm gptq needs --calib (the layers' input Hessians come from calibration activations)") }
+    }
+}
+
+extension WeightOnlyOptions.Algorithm: ExpressibleByArgument {}
+extension WeightOnlyOptions.Format: ExpressibleByArgument {}
+
+extension QuantizeCommand {
+    /// Weight-only or dynamic quantization, end to end: read, quantize, write, summarize.
+    func runWeightQuantization() throws {
+        try runReportingErrors {
+            let source = try ONNXReader.read(path: model)
+            let calibration = try calib.map { try CalibrationDataSet.load(path: $0, model: source, batchSize: batchSize) }
+            let evaluation = try eval.map { try CalibrationDataSet.load(path: $0, model: source, batchSize: batchSize) }
+            if let evaluation, let labels { _ = try evaluation.extra(named: labels) }
+            let quantized: Model
+            var report: WeightQuantizationReport
+            if weights.mode == .dynamic {
+                var options = DynamicQuantizationOptions()
+                options.perChannel = weightGranularity == .perChannel
+                options.excludedNodes = Set(exclude)
+                let (q, summary) = try DynamicQuantizer.quantize(source, options: options)
+                quantized = q
+                try ONNXWriter.write(q, to: output)
+                report = WeightQuantizationReport(model: model, output: output, mode: "int8 dynamic",
+                                                  fileBytesBefore: fileSize(model), fileBytesAfter: fileSize(output), dynamic: summary)
+            } else {
+                var options = WeightOnlyOptions()
+                options.bits = precision == "int4" ? 4 : 8
+                options.blockSize = weights.blockSize
+                options.symmetric = weights.symmetry == .symmetric
+                options.algorithm = weights.algorithm
+                options.format = weights.weightFormat
+                options.excludedNodes = Set(exclude)
+                options.threads = threads
+                let bar = weights.algorithm == .gptq ? ProgressBar(label: "collecting Hessians") : nil
+                if let bar { options.progress = { @Sendable done, total in bar.update(done, total) } }
+                let (q, summary) = try WeightOnlyQuantizer.quantize(source, data: weights.algorithm == .gptq ? calibration : nil, options: options)
+                bar?.finish()
+                quantized = q
+                try ONNXWriter.write(q, to: output)
+                report = WeightQuantizationReport(model: model, output: output, mode: "\(precision) weight-only",
+                                                  fileBytesBefore: fileSize(model), fileBytesAfter: fileSize(output), weightOnly: summary)
+            }
+            if let evaluation, let labels {
+                report.top1Before = try ModelValidator.top1(model: source, data: evaluation, labels: labels, threads: threads)
+                report.top1After = try ModelValidator.top1(model: quantized, data: evaluation, labels: labels, threads: threads)
+                report.evaluation = eval
+            }
+            print(try report.rendered(as: format), terminator: "")
+            return .success
+        }
+    }
+}
