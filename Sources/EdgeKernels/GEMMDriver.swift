@@ -56,18 +56,8 @@ struct GEMMDriver {
                 nSplit = threads
             }
         }
-        // Pre-packed A (conv weights) small enough to stay in L2 with B packed by the driver
-        // (im2col, activations): one row chunk, so every task owns a column slice and packs each
-        // B panel right before its micro-kernels use it (no shared B block, no barrier, no L3
-        // round trip), and threads split the columns.
-        var aPrepacked = false, bByDriver = true
+        var aPrepacked = false
         if case .packed = a { aPrepacked = true }
-        if case .packed = b { bByDriver = false }
-        let columnPanels = (min(n, nc) + nr - 1) / nr
-        if aPrepacked && bByDriver && mPanels * mr * kc * MemoryLayout<Float>.stride <= 512 << 10 && columnPanels >= 2 * threads {
-            mChunks = 1
-            nSplit = threads
-        }
         mChunks = min(mChunks, mPanels)
         let chunkPanelsMax = (mPanels + mChunks - 1) / mChunks + 1
 
@@ -182,11 +172,9 @@ struct GEMMDriver {
                         pack(pc, kcb, i0, rows, buf)
                         aPanels = UnsafePointer(buf)
                     }
+                    if packInTask, let packSlice { packSlice(q0, q1) }
                     let tileBuf = tileBufBase + worker * mr * nr
                     for q in q0..<q1 {
-                        // Packed right before use, one NR panel at a time, so the panel is
-                        // still in L1 for the micro-kernels instead of coming back from L3.
-                        if packInTask, let packSlice { packSlice(q, q + 1) }
                         let j = jc + q * nr, cols = min(nr, n - j)
                         let bp = bPanels + q * nr * kcb
                         for ip in 0..<(ip1 - ip0) {
