@@ -79,8 +79,12 @@ struct DepthwiseShape {
         // than 16 (14×14, 7×7 planes) interleave across rows the same way.
         let perRow = (s.ow + 15) / 16, vectors = s.oh * perRow
         let planeEnd = s.oh * s.ow
-        @inline(__always) func position(_ k: Int) -> (UnsafeMutablePointer<Float>, Int, Int) {
-            let oy = k / perRow, ox = (k - oy * perRow) * 16
+        // The position of vector k, stepped without dividing: (oy, v) advances like an odometer.
+        var nextY = 0, nextV = 0
+        @inline(__always) func position() -> (UnsafeMutablePointer<Float>, Int, Int) {
+            let oy = nextY, ox = nextV * 16
+            nextV += 1
+            if nextV == perRow { nextV = 0; nextY += 1 }
             return (scratch + oy * s.sh * rowStride + ox, oy, ox)
         }
         @inline(__always) func put(_ acc: VecF, _ oy: Int, _ ox: Int) {
@@ -96,8 +100,8 @@ struct DepthwiseShape {
         }
         var k = 0
         while k + 4 <= vectors {
-            let (p0b, y0, x0) = position(k), (p1b, y1, x1) = position(k + 1)
-            let (p2b, y2, x2) = position(k + 2), (p3b, y3, x3) = position(k + 3)
+            let (p0b, y0, x0) = position(), (p1b, y1, x1) = position()
+            let (p2b, y2, x2) = position(), (p3b, y3, x3) = position()
             var a0 = b, a1 = b, a2 = b, a3 = b
             var t = 0
             while t < taps {
@@ -113,7 +117,7 @@ struct DepthwiseShape {
             k += 4
         }
         while k < vectors {
-            let (pb, y, x) = position(k)
+            let (pb, y, x) = position()
             var acc = b
             var t = 0
             while t < taps { acc = vfma(load16(pb + tap[t]), VecF(repeating: weights[t]), acc); t &+= 1 }
