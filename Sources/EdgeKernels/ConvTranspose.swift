@@ -60,6 +60,26 @@ public final class ConvTransposeWeights: @unchecked Sendable {
                          transposed: true, isa: ks.isa)
         }
     }
+
+    private init(sharing other: ConvTransposeWeights, geometry g: ConvTransposeGeometry) {
+        geometry = g
+        packed = other.packed
+        kernels = other.kernels
+    }
+
+    /// The same packed weights for another input/output size, strides, pads or dilations: the
+    /// packing depends only on the channels, groups and kernel size, so it is done once.
+    public func with(geometry g: ConvTransposeGeometry) -> ConvTransposeWeights {
+        if g == geometry { return self }
+        precondition(g.problem == nil, g.problem ?? "")
+        precondition(g.inChannels == geometry.inChannels && g.outChannels == geometry.outChannels && g.groups == geometry.groups
+                     && g.kernelSize == geometry.kernelSize,
+                     "ConvTransposeWeights re-targeted to a geometry with other channels, groups or kernel")
+        return ConvTransposeWeights(sharing: self, geometry: g)
+    }
+
+    /// Bytes held by the packed weights.
+    public var byteCount: Int { packed.reduce(0) { $0 + $1.byteCount } }
 }
 
 extension Kernels {

@@ -40,12 +40,45 @@ public final class ConvWeights: @unchecked Sendable {
         }
         // Depthwise 2-D keeps the direct kernel when its per-output sums stay exact (≤ 256 taps,
         // see convInt8); otherwise the geometry is lifted to 3-D so the GEMM path takes it.
+        self.init(weights: f, geometry: ConvWeights.liftedForInt8(g), isa: isa)
+    }
+
+    /// The int8 path's geometry: a 2-D depthwise conv with more than 256 taps is lifted to 3-D.
+    static func liftedForInt8(_ g: ConvGeometry) -> ConvGeometry {
         var gg = g
         if g.isDepthwise2D && g.kernelPlane > 256 {
             gg.inputSize.append(1); gg.kernelSize.append(1); gg.strides.append(1); gg.dilations.append(1)
             gg.padsBegin.append(0); gg.padsEnd.append(0)
         }
-        self.init(weights: f, geometry: gg, isa: isa)
+        return gg
+    }
+
+    /// The same packed weights for another input size. Packing depends only on the channels,
+    /// groups, kernel size and rank, never on the spatial input size, strides, pads or
+    /// dilations, so a session packs once at compile time and re-targets the packing per input
+    /// shape without copying.
+    public func with(geometry requested: ConvGeometry) -> ConvWeights {
+        // Weights packed by init(int8Weights:) for a lifted depthwise geometry stay lifted.
+        let g = geometry.rank == requested.rank + 1 ? ConvWeights.liftedForInt8(requested) : requested
+        if g == geometry { return self }
+        precondition(g.problem == nil, g.problem ?? "")
+        precondition(g.inChannels == geometry.inChannels && g.outChannels == geometry.outChannels && g.groups == geometry.groups
+                     && g.kernelSize == geometry.kernelSize && g.rank == geometry.rank,
+                     "ConvWeights re-targeted to a geometry with other channels, groups or kernel")
+        return ConvWeights(sharing: self, geometry: g)
+    }
+
+    private init(sharing other: ConvWeights, geometry g: ConvGeometry) {
+        geometry = g
+        packed = other.packed
+        depthwise = other.depthwise
+        kernels = other.kernels
+    }
+
+    /// A geometry for packing only: the given channels and kernel over an input exactly one
+    /// kernel window large (stride 1, no pads), valid whatever the real input size will be.
+    public static func packingGeometry(inChannels: Int, outChannels: Int, groups: Int, kernelSize: [Int]) -> ConvGeometry {
+        ConvGeometry(inChannels: inChannels, outChannels: outChannels, groups: groups, inputSize: kernelSize, kernelSize: kernelSize)
     }
 
     /// Bytes held by the packed weights.

@@ -54,6 +54,19 @@ public struct Epilogue {
         self.activation = activation
     }
     public static var none: Epilogue { Epilogue() }
+    /// For a fused tile (bias per row, activation none/relu/clip): .some(row bias or nil);
+    /// nil when the epilogue needs the separate pass.
+    var fusableRowBias: UnsafePointer<Float>?? {
+        switch activation {
+        case .none, .relu, .clip: break
+        default: return nil
+        }
+        switch bias {
+        case .none: return .some(nil)
+        case let .perRow(b): return .some(b)
+        case .perColumn: return nil
+        }
+    }
     var isIdentity: Bool {
         if case .none = bias, activation == .none { return true }
         return false

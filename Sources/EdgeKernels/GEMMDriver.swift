@@ -56,10 +56,13 @@ struct GEMMDriver {
                 nSplit = threads
             }
         }
+        var aPrepacked = false
+        if case .packed = a { aPrepacked = true }
         mChunks = min(mChunks, mPanels)
         let chunkPanelsMax = (mPanels + mChunks - 1) / mChunks + 1
 
-        let aBufCount = chunkPanelsMax * mr * kc
+        // A's buffers are needed only when the driver packs A itself.
+        let aBufCount = aPrepacked ? 0 : chunkPanelsMax * mr * kc
         let workers = threads
         let ncMax = min(nc, (n + nr - 1) / nr * nr)
         var bCount = 0
@@ -218,6 +221,12 @@ struct GEMMDriver {
                 for r in 0..<rows { for t in 0..<cols { cTile[r * ldc + t] *= beta } }
             }
             let accumulate = !first || beta != 0
+            if rows == mr && cols == nr, last, !epilogue.isIdentity, let fused = ks.tileFused, let rowBias = epilogue.fusableRowBias {
+                // Bias and activation in registers, one pass over C.
+                let (code, p0, p1) = epilogue.activation.encoded
+                fused(kcb, ap, bp, cTile, ldc, accumulate, rowBias.map { $0 + i }, code, p0, p1)
+                return
+            }
             if rows == mr && cols == nr {
                 ks.tile(kcb, ap, bp, cTile, ldc, accumulate)
             } else {

@@ -43,6 +43,9 @@ public enum KernelISA: String, Sendable, CaseIterable, Comparable {
 /// (mc × kc) stays in L2, a B micro-panel (kc × nr) in L1, the packed B block (kc × nc) in L3.
 struct KernelSet: Sendable {
     typealias Tile = @Sendable (Int, UnsafePointer<Float>, UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int, Bool) -> Void
+    /// A full tile with a per-row bias and a none/relu/clip activation applied before the store.
+    typealias FusedTile = @Sendable (Int, UnsafePointer<Float>, UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int, Bool,
+                                     UnsafePointer<Float>?, Int, Float, Float) -> Void
     typealias RowTile = @Sendable (Int, UnsafePointer<Float>, UnsafePointer<Float>, UnsafeMutablePointer<Float>, Bool) -> Void
     typealias RowEpilogue = @Sendable (UnsafeMutablePointer<Float>, Int, Float, UnsafePointer<Float>?, Int, Float, Float) -> Void
     typealias BlockEpilogue = @Sendable (UnsafeMutablePointer<Float>, Int, Int, Int, UnsafePointer<Float>?, UnsafePointer<Float>?,
@@ -63,6 +66,8 @@ struct KernelSet: Sendable {
     let depthwisePlane: Depthwise
     let depthwiseScratchCount: @Sendable ([Int]) -> Int
     let floatToHalf: ToBits, halfToFloat: FromBits, floatToBFloat16: ToBits, bfloat16ToFloat: FromBits
+    /// Full tile with the epilogue fused (nil where not provided).
+    var tileFused: FusedTile? = nil
 
     static let portable = KernelSet(
         isa: .portable, mr: PortableKernels.mr, nr: PortableKernels.nr, kc: 256, mc: 128, nc: 4096,
@@ -83,7 +88,8 @@ struct KernelSet: Sendable {
         tile: AVX512Kernels.tile, tile1: AVX512Kernels.tile1, tileHalf: AVX512Kernels.tileHalf, epilogueRow: AVX512Kernels.epilogueRow, epilogueBlock: AVX512Kernels.epilogueBlock,
         depthwisePlane: AVX512Kernels.depthwisePlane, depthwiseScratchCount: AVX512Kernels.depthwiseScratchCount,
         floatToHalf: AVX512Kernels.floatToHalf, halfToFloat: AVX512Kernels.halfToFloat,
-        floatToBFloat16: AVX512Kernels.floatToBFloat16, bfloat16ToFloat: AVX512Kernels.bfloat16ToFloat)
+        floatToBFloat16: AVX512Kernels.floatToBFloat16, bfloat16ToFloat: AVX512Kernels.bfloat16ToFloat,
+        tileFused: AVX512Kernels.tileFused)
 
     static func forISA(_ isa: KernelISA?) -> KernelSet {
         switch min(isa ?? .active, .detected) {

@@ -17,6 +17,23 @@ public enum AVX512Kernels {
     /// Only SIMD16<Float> is used: wider SIMD types lower to per-lane loops in Swift's stdlib.
     public static func tile(_ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
                             _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ accumulate: Bool) {
+        tileImpl(kc, a, b, c, ldc, accumulate, nil, ActivationCode.none, 0, 0)
+    }
+
+    /// The 14×32 tile with the epilogue applied in registers before the store:
+    /// c = act((accumulate ? c : 0) + Σ a·b + rowBias[r]) for act = none, relu or clip (codes
+    /// 0–2; the caller applies other activations separately). Saves the epilogue's second pass
+    /// over C, which on small-K layers (1×1 convs of a few dozen channels) costs as much as
+    /// the products.
+    public static func tileFused(_ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
+                                 _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ accumulate: Bool,
+                                 _ rowBias: UnsafePointer<Float>?, _ code: Int, _ p0: Float, _ p1: Float) {
+        tileImpl(kc, a, b, c, ldc, accumulate, rowBias, code, p0, p1)
+    }
+
+    @inline(__always) static func tileImpl(_ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
+                                           _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ accumulate: Bool,
+                                           _ rowBias: UnsafePointer<Float>?, _ code: Int, _ p0: Float, _ p1: Float) {
         var c0_0 = SIMD16<Float>(repeating: 0); var c0_1 = SIMD16<Float>(repeating: 0)
         var c1_0 = SIMD16<Float>(repeating: 0); var c1_1 = SIMD16<Float>(repeating: 0)
         var c2_0 = SIMD16<Float>(repeating: 0); var c2_1 = SIMD16<Float>(repeating: 0)
@@ -51,37 +68,43 @@ public enum AVX512Kernels {
             let a13 = SIMD16<Float>(repeating: pa[13]); c13_0 = c13_0.addingProduct(a13, b0); c13_1 = c13_1.addingProduct(a13, b1)
             pa += 14; pb += 32
         }
-        if accumulate {
-            store(c0_0 + load(c + 0 * ldc + 0), c + 0 * ldc + 0); store(c0_1 + load(c + 0 * ldc + 16), c + 0 * ldc + 16)
-            store(c1_0 + load(c + 1 * ldc + 0), c + 1 * ldc + 0); store(c1_1 + load(c + 1 * ldc + 16), c + 1 * ldc + 16)
-            store(c2_0 + load(c + 2 * ldc + 0), c + 2 * ldc + 0); store(c2_1 + load(c + 2 * ldc + 16), c + 2 * ldc + 16)
-            store(c3_0 + load(c + 3 * ldc + 0), c + 3 * ldc + 0); store(c3_1 + load(c + 3 * ldc + 16), c + 3 * ldc + 16)
-            store(c4_0 + load(c + 4 * ldc + 0), c + 4 * ldc + 0); store(c4_1 + load(c + 4 * ldc + 16), c + 4 * ldc + 16)
-            store(c5_0 + load(c + 5 * ldc + 0), c + 5 * ldc + 0); store(c5_1 + load(c + 5 * ldc + 16), c + 5 * ldc + 16)
-            store(c6_0 + load(c + 6 * ldc + 0), c + 6 * ldc + 0); store(c6_1 + load(c + 6 * ldc + 16), c + 6 * ldc + 16)
-            store(c7_0 + load(c + 7 * ldc + 0), c + 7 * ldc + 0); store(c7_1 + load(c + 7 * ldc + 16), c + 7 * ldc + 16)
-            store(c8_0 + load(c + 8 * ldc + 0), c + 8 * ldc + 0); store(c8_1 + load(c + 8 * ldc + 16), c + 8 * ldc + 16)
-            store(c9_0 + load(c + 9 * ldc + 0), c + 9 * ldc + 0); store(c9_1 + load(c + 9 * ldc + 16), c + 9 * ldc + 16)
-            store(c10_0 + load(c + 10 * ldc + 0), c + 10 * ldc + 0); store(c10_1 + load(c + 10 * ldc + 16), c + 10 * ldc + 16)
-            store(c11_0 + load(c + 11 * ldc + 0), c + 11 * ldc + 0); store(c11_1 + load(c + 11 * ldc + 16), c + 11 * ldc + 16)
-            store(c12_0 + load(c + 12 * ldc + 0), c + 12 * ldc + 0); store(c12_1 + load(c + 12 * ldc + 16), c + 12 * ldc + 16)
-            store(c13_0 + load(c + 13 * ldc + 0), c + 13 * ldc + 0); store(c13_1 + load(c + 13 * ldc + 16), c + 13 * ldc + 16)
-        } else {
-            store(c0_0, c + 0 * ldc + 0); store(c0_1, c + 0 * ldc + 16)
-            store(c1_0, c + 1 * ldc + 0); store(c1_1, c + 1 * ldc + 16)
-            store(c2_0, c + 2 * ldc + 0); store(c2_1, c + 2 * ldc + 16)
-            store(c3_0, c + 3 * ldc + 0); store(c3_1, c + 3 * ldc + 16)
-            store(c4_0, c + 4 * ldc + 0); store(c4_1, c + 4 * ldc + 16)
-            store(c5_0, c + 5 * ldc + 0); store(c5_1, c + 5 * ldc + 16)
-            store(c6_0, c + 6 * ldc + 0); store(c6_1, c + 6 * ldc + 16)
-            store(c7_0, c + 7 * ldc + 0); store(c7_1, c + 7 * ldc + 16)
-            store(c8_0, c + 8 * ldc + 0); store(c8_1, c + 8 * ldc + 16)
-            store(c9_0, c + 9 * ldc + 0); store(c9_1, c + 9 * ldc + 16)
-            store(c10_0, c + 10 * ldc + 0); store(c10_1, c + 10 * ldc + 16)
-            store(c11_0, c + 11 * ldc + 0); store(c11_1, c + 11 * ldc + 16)
-            store(c12_0, c + 12 * ldc + 0); store(c12_1, c + 12 * ldc + 16)
-            store(c13_0, c + 13 * ldc + 0); store(c13_1, c + 13 * ldc + 16)
+        @inline(__always) func fin(_ v: SIMD16<Float>, _ r: Int, _ off: Int) {
+            let p = c + (r &* ldc &+ off)
+            var x = v
+            if accumulate { x += load(p) }
+            if let rowBias { x += SIMD16<Float>(repeating: rowBias[r]) }
+            if code == ActivationCode.relu { x = x.replacing(with: 0, where: x .< 0) }
+            else if code == ActivationCode.clip { x = x.replacing(with: p0, where: x .< p0).replacing(with: p1, where: x .> p1) }
+            store(x, p)
         }
+        fin(c0_0, 0, 0)
+        fin(c0_1, 0, 16)
+        fin(c1_0, 1, 0)
+        fin(c1_1, 1, 16)
+        fin(c2_0, 2, 0)
+        fin(c2_1, 2, 16)
+        fin(c3_0, 3, 0)
+        fin(c3_1, 3, 16)
+        fin(c4_0, 4, 0)
+        fin(c4_1, 4, 16)
+        fin(c5_0, 5, 0)
+        fin(c5_1, 5, 16)
+        fin(c6_0, 6, 0)
+        fin(c6_1, 6, 16)
+        fin(c7_0, 7, 0)
+        fin(c7_1, 7, 16)
+        fin(c8_0, 8, 0)
+        fin(c8_1, 8, 16)
+        fin(c9_0, 9, 0)
+        fin(c9_1, 9, 16)
+        fin(c10_0, 10, 0)
+        fin(c10_1, 10, 16)
+        fin(c11_0, 11, 0)
+        fin(c11_1, 11, 16)
+        fin(c12_0, 12, 0)
+        fin(c12_1, 12, 16)
+        fin(c13_0, 13, 0)
+        fin(c13_1, 13, 16)
     }
     @inline(__always) static func load(_ p: UnsafeMutablePointer<Float>) -> SIMD16<Float> { UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self) }
     @inline(__always) static func store(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD16<Float>.self) }

@@ -34,7 +34,9 @@ public final class CompiledGraph: Sendable {
 
     /// Compiles `graph`. `outerScope` resolves names of enclosing graphs (nil for the main
     /// graph); it returns the compile-time constant for a name when there is one.
-    init(graph: Graph, opsets: [String: Int], options: SessionOptions,
+    /// `initializers`, when given, replaces `graph.initializers` (the session moves them out of
+    /// its model so that each float weight is freed as soon as its kernel has packed it).
+    init(graph: Graph, initializers given: consuming [(String, Tensor)]? = nil, opsets: [String: Int], options: SessionOptions,
          outerScope: ((String) -> (visible: Bool, constant: Tensor?))?) throws {
         var slotOfName: [String: Int] = [:]
         var slotNames: [String] = []
@@ -47,9 +49,12 @@ public final class CompiledGraph: Sendable {
 
         var constantValues: [String: Tensor] = [:]
         var defined = Set<String>()
-        for (name, tensor) in graph.initializers {
-            constantValues[name] = options.fp16 ? HalfRounding.rounded(tensor) : tensor
-            defined.insert(name)
+        do {
+            let initializers = (consume given) ?? graph.initializers.map { ($0.key, $0.value) }
+            for (name, tensor) in initializers {
+                constantValues[name] = options.fp16 ? HalfRounding.rounded(tensor) : tensor
+                defined.insert(name)
+            }
         }
         for sparse in graph.sparseInitializers {
             guard let dense = sparse.densified() else {
@@ -117,6 +122,29 @@ public final class CompiledGraph: Sendable {
             }
         }
 
+        // Readers of each constant still to be compiled. A constant is dropped from
+        // `constantValues` once every reader has folded it, absorbed it (fusion) or baked it into
+        // its kernel, so a model's float weights are not all alive at once next to their packed
+        // copies. Values that subgraphs or graph outputs read are never dropped.
+        var pendingReaders: [String: Int] = [:]
+        for node in graph.nodes { for name in node.inputs where !name.isEmpty { pendingReaders[name, default: 0] += 1 } }
+        for node in graph.nodes { for sub in node.subgraphs { for name in sub.outerScopeReferences() { pendingReaders[name] = Int.max / 2 } } }
+        for output in graph.outputs { pendingReaders[output.name] = Int.max / 2 }
+        func consumed(_ name: String) {
+            guard !name.isEmpty, let n = pendingReaders[name] else { return }
+            if n <= 1 {
+                pendingReaders[name] = nil
+                constantValues[name] = nil
+            } else {
+                pendingReaders[name] = n - 1
+            }
+        }
+
+        // Steps whose kernels hold float weights not packed yet. A step is baked as soon as no
+        // later node can fuse into it any more, so float weights are released while compiling
+        // rather than all at the end.
+        var unbaked: [Int] = []
+
         let pool = WorkerPool(threads: 1)  // compile-time folding runs on this thread
         var steps: [(node: Node, kernel: any OpKernel)] = []
         // Producer fusion (see KernelFusion): single-consumer Conv/Gemm outputs absorb a following
@@ -124,6 +152,15 @@ public final class CompiledGraph: Sendable {
         let consumers = graph.consumerIndices()
         let graphOutputNames = Set(graph.outputs.map(\.name))
         var fusable: [String: Int] = [:]
+        func bakeClosedSteps() {
+            guard !unbaked.isEmpty else { return }
+            let open = Set(fusable.values)
+            unbaked.removeAll { index in
+                if open.contains(index) { return false }
+                (steps[index].kernel as? any BakesConstants)?.bake()
+                return true
+            }
+        }
         for index in order {
             let node = graph.nodes[index]
             let opset = opsets[node.isStandardDomain ? "" : node.domain] ?? 0
@@ -168,7 +205,10 @@ public final class CompiledGraph: Sendable {
                     guard k < results.count, let t = results[k]?.tensor else { allTensors = false; continue }
                     constantValues[name] = options.fp16 ? HalfRounding.rounded(t) : t
                 }
-                if allTensors { continue }
+                if allTensors {
+                    node.inputs.forEach(consumed)
+                    continue
+                }
             }
             if options.fuseKernels, let input = node.input(0), let at = fusable[input],
                let fused = KernelFusion.absorb(node, into: steps[at].kernel, opset: opset, constants: { constantValues[$0] }) {
@@ -177,16 +217,22 @@ public final class CompiledGraph: Sendable {
                 producerNode.outputs[0] = node.outputs[0]
                 steps[at] = (producerNode, fused.kernel)
                 fusable[input] = nil
+                node.inputs.dropFirst().forEach(consumed)
                 if fused.canAbsorbMore, consumers[node.outputs[0]]?.count == 1, !graphOutputNames.contains(node.outputs[0]) {
                     fusable[node.outputs[0]] = at
                 }
                 continue
             }
             steps.append((node, kernel))
+            if let baking = kernel as? any BakesConstants {
+                for index in baking.bakedInputs { if let name = node.input(index) { consumed(name) } }
+                unbaked.append(steps.count - 1)
+            }
             if options.fuseKernels, KernelFusion.isProducer(kernel), node.outputs.count == 1,
                consumers[node.outputs[0]]?.count == 1, !graphOutputNames.contains(node.outputs[0]) {
                 fusable[node.outputs[0]] = steps.count - 1
             }
+            bakeClosedSteps()
         }
 
         // Slots for everything a step touches, graph outputs, and constants that are read.
@@ -203,10 +249,13 @@ public final class CompiledGraph: Sendable {
             }
             return slot(name)
         }
+        // Weights are packed now, after fusion; the float originals go as each is packed.
+        for (_, kernel) in steps { (kernel as? any BakesConstants)?.bake() }
         var stepInputs: [[Int?]] = []
         var stepOutputs: [[Int?]] = []
-        for (node, _) in steps {
-            stepInputs.append(node.inputs.map { $0.isEmpty ? nil : readSlot($0) })
+        for (node, kernel) in steps {
+            let baked = Set((kernel as? any BakesConstants)?.bakedInputs ?? [])
+            stepInputs.append(node.inputs.enumerated().map { k, name in name.isEmpty || baked.contains(k) ? nil : readSlot(name) })
             stepOutputs.append(node.outputs.map { $0.isEmpty ? nil : slot($0) })
         }
         for output in graph.outputs {
@@ -243,7 +292,15 @@ public final class CompiledGraph: Sendable {
         self.lastUse = lastUse
         self.slotOfName = slotOfName
         self.outputTypes = graph.outputs.map { $0.tensorType?.elementType }
+        // Constant inputs that stay slots but are also held by a baking kernel (Gemm's C) are
+        // counted twice at most; the estimate is for memory reports.
+        self.heldWeightBytes = steps.reduce(0) { $0 + (($1.kernel as? any BakesConstants)?.bakedBytes ?? 0) }
+            + constants.reduce(0) { $0 + ($1.1.tensor.map { $0.dtype == .string ? 0 : $0.byteCount } ?? 0) }
     }
+
+    /// Bytes of constant data this graph holds: packed kernel weights plus constant values that
+    /// steps read at run time (nested subgraphs not included).
+    let heldWeightBytes: Int
 
     /// Random generators are not folded: each run must draw anew.
     static func foldable(_ node: Node) -> Bool {

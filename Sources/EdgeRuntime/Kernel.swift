@@ -12,6 +12,20 @@ public protocol OpKernel: AnyObject, Sendable {
     func run(_ inputs: [Value?], _ context: ExecutionContext) throws -> [Value?]
 }
 
+/// A kernel that takes some constant inputs (weights) into its own prepared form, so the session
+/// need not keep the original tensors. The session calls `bake()` once after compile-time fusion
+/// (which may still rewrite the weights) and before any run; from then on the inputs listed in
+/// `bakedInputs` are not passed to `run` (they arrive as nil), and a constant no other step reads
+/// is released.
+protocol BakesConstants: OpKernel {
+    /// Input indices whose constant values the kernel holds itself.
+    var bakedInputs: [Int] { get }
+    /// Packs what the kernel holds and drops the float originals.
+    func bake()
+    /// Bytes of constant data the kernel holds (packed weights, biases).
+    var bakedBytes: Int { get }
+}
+
 /// Most operators consume and produce tensors only; they implement `compute` and get `run` free.
 public protocol TensorKernel: OpKernel {
     func compute(_ inputs: [Tensor?], _ context: ExecutionContext) throws -> [Tensor]

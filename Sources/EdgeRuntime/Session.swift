@@ -1,5 +1,8 @@
 import EdgeIR
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A model compiled for execution on the CPU.
 ///
@@ -24,9 +27,13 @@ public final class Session: @unchecked Sendable {
     private var plans: [String: (plan: BufferPlan, arena: Arena)] = [:]
     private var planOrder: [String] = []
 
-    public init(model: Model, options: SessionOptions = SessionOptions()) throws {
+    /// Pass the model with `consume` (`Session(model: consume model)`) when nothing else keeps it:
+    /// the session then holds the only references to the initializers and releases each float
+    /// weight as soon as it is packed, so peak memory stays near one copy of the weights.
+    public init(model: consuming Model, options: SessionOptions = SessionOptions()) throws {
+        _ = Session.fixedMmapThreshold
         // QDQ lowering (engine-quant): DQ → Conv/MatMul/Gemm → Q runs as integer kernels on a private copy.
-        let model = options.integerQDQ ? QDQLowering.lower(model).model : model
+        var model = options.integerQDQ ? QDQLowering.lower(model).model : model
         var opsets: [String: Int] = [:]
         for entry in model.opsetImports {
             opsets[entry.domain == "ai.onnx" ? "" : entry.domain] = Int(entry.version)
@@ -34,11 +41,33 @@ public final class Session: @unchecked Sendable {
         if opsets[""] == nil { opsets[""] = 1 }
         try CompiledGraph.validateSupport(model.graph, opsets: opsets)
         self.options = options
-        self.graph = try CompiledGraph(graph: model.graph, opsets: opsets, options: options, outerScope: nil)
         self.inputs = model.graph.runtimeInputs
+        // Move the initializers out of the model so that the compiled graph holds them alone.
+        let initializers = model.graph.initializers.map { ($0.key, $0.value) }
+        model.graph.initializers = [:]
+        self.graph = try CompiledGraph(graph: model.graph, initializers: initializers, opsets: opsets, options: options, outerScope: nil)
         self.outputNames = model.graph.outputs.map(\.name)
         self.pool = WorkerPool(threads: options.threads)
     }
+
+    /// glibc raises its mmap threshold each time a large block is freed (up to 32 MB), after which
+    /// weight-sized blocks come from the heap, and freeing a float weight once it is packed leaves
+    /// a hole the next, differently sized packing may not fit: ResNet-50 peaked at 195 MB instead
+    /// of 143 MB. A fixed 128 KB threshold (the default starting value) keeps large blocks mmapped,
+    /// so a freed block returns to the system at once. Set once per process.
+    static let fixedMmapThreshold: Void = {
+        #if canImport(Glibc)
+        // mallopt is declared in <malloc.h>, which the Glibc module does not export.
+        typealias Mallopt = @convention(c) (Int32, Int32) -> Int32
+        let mmapThreshold: Int32 = -3  // M_MMAP_THRESHOLD
+        if let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "mallopt") {
+            _ = unsafeBitCast(symbol, to: Mallopt.self)(mmapThreshold, 128 * 1024)
+        }
+        #endif
+    }()
+
+    /// Bytes of constant data (packed weights, folded constants) the compiled plan holds.
+    public var heldWeightBytes: Int { graph.heldWeightBytes }
 
     /// Bytes of the activation arena planned for the most recent input shapes (0 before a run).
     public var plannedArenaBytes: Int {

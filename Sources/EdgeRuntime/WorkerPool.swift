@@ -15,8 +15,8 @@ final class WorkerPool: Sendable {
     }
 
     /// One kernel thread pool per thread count for the whole process: sessions come and go (a
-    /// calibration loop, a test suite) without creating and joining threads each time, and a
-    /// pool is never torn down while a worker may still be waking up.
+    /// calibration loop, a test suite) without creating and joining threads each time. (Pools
+    /// themselves may be released at any time: workers hold only the pool's shared state.)
     private static let pools = Mutex<[Int: ThreadPool]>([:])
 
     static func sharedPool(threads: Int) -> ThreadPool {

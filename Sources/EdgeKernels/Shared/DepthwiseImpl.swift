@@ -73,39 +73,56 @@ struct DepthwiseShape {
         }
         let tap = offsets.baseAddress!
         let b = VecF(repeating: bias)
-        for oy in 0..<s.oh {
-            let base = scratch + oy * s.sh * rowStride
-            let out = output + oy * s.ow
-            var ox = 0
-            while ox < s.ow {
-                var acc = b
-                if taps == 9 {
-                    // 3×3: fully unrolled, nine independent loads.
-                    acc = vfma(load16(base + tap[0] + ox), VecF(repeating: weights[0]), acc)
-                    acc = vfma(load16(base + tap[1] + ox), VecF(repeating: weights[1]), acc)
-                    acc = vfma(load16(base + tap[2] + ox), VecF(repeating: weights[2]), acc)
-                    acc = vfma(load16(base + tap[3] + ox), VecF(repeating: weights[3]), acc)
-                    acc = vfma(load16(base + tap[4] + ox), VecF(repeating: weights[4]), acc)
-                    acc = vfma(load16(base + tap[5] + ox), VecF(repeating: weights[5]), acc)
-                    acc = vfma(load16(base + tap[6] + ox), VecF(repeating: weights[6]), acc)
-                    acc = vfma(load16(base + tap[7] + ox), VecF(repeating: weights[7]), acc)
-                    acc = vfma(load16(base + tap[8] + ox), VecF(repeating: weights[8]), acc)
-                } else {
-                    var t = 0
-                    while t < taps {
-                        acc = vfma(load16(base + tap[t] + ox), VecF(repeating: weights[t]), acc)
-                        t &+= 1
-                    }
-                }
-                // A full-width store may spill past the row into the next row of this plane, which
-                // is rewritten afterwards; only the plane's last row must stop exactly at its end.
-                if ox + 16 <= s.ow || oy + 1 < s.oh && (oy + 1) * s.ow + 16 <= s.oh * s.ow {
-                    UnsafeMutableRawPointer(out + ox).storeBytes(of: acc, as: VecF.self)
-                } else {
-                    for t in 0..<(s.ow - ox) { out[ox + t] = acc[t] }
-                }
-                ox += 16
+        // Output vectors (oy, ox = 16·v) are numbered k = oy·perRow + v and computed four at a
+        // time with independent accumulators: one accumulator's taps form a dependent FMA chain
+        // (latency-bound, ~4 cycles per tap), four chains keep the FMA units busy. Rows shorter
+        // than 16 (14×14, 7×7 planes) interleave across rows the same way.
+        let perRow = (s.ow + 15) / 16, vectors = s.oh * perRow
+        let planeEnd = s.oh * s.ow
+        // The position of vector k, stepped without dividing: (oy, v) advances like an odometer.
+        var nextY = 0, nextV = 0
+        @inline(__always) func position() -> (UnsafeMutablePointer<Float>, Int, Int) {
+            let oy = nextY, ox = nextV * 16
+            nextV += 1
+            if nextV == perRow { nextV = 0; nextY += 1 }
+            return (scratch + oy * s.sh * rowStride + ox, oy, ox)
+        }
+        @inline(__always) func put(_ acc: VecF, _ oy: Int, _ ox: Int) {
+            // A full-width store may spill past the row into the next row of this plane, which
+            // is rewritten afterwards (vectors are stored in increasing k); only the plane's
+            // last row must stop exactly at its end.
+            let at = oy * s.ow + ox
+            if ox + 16 <= s.ow || at + 16 <= planeEnd {
+                UnsafeMutableRawPointer(output + at).storeBytes(of: acc, as: VecF.self)
+            } else {
+                for t in 0..<(s.ow - ox) { output[at + t] = acc[t] }
             }
+        }
+        var k = 0
+        while k + 4 <= vectors {
+            let (p0b, y0, x0) = position(), (p1b, y1, x1) = position()
+            let (p2b, y2, x2) = position(), (p3b, y3, x3) = position()
+            var a0 = b, a1 = b, a2 = b, a3 = b
+            var t = 0
+            while t < taps {
+                let w = VecF(repeating: weights[t]), o = tap[t]
+                a0 = vfma(load16(p0b + o), w, a0)
+                a1 = vfma(load16(p1b + o), w, a1)
+                a2 = vfma(load16(p2b + o), w, a2)
+                a3 = vfma(load16(p3b + o), w, a3)
+                t &+= 1
+            }
+            // In k order: a later vector's store fixes what an earlier full-width store spilled.
+            put(a0, y0, x0); put(a1, y1, x1); put(a2, y2, x2); put(a3, y3, x3)
+            k += 4
+        }
+        while k < vectors {
+            let (pb, y, x) = position()
+            var acc = b
+            var t = 0
+            while t < taps { acc = vfma(load16(pb + tap[t]), VecF(repeating: weights[t]), acc); t &+= 1 }
+            put(acc, y, x)
+            k += 1
         }
         epilogueRowImpl(output, s.oh * s.ow, 0, nil, code, p0, p1)
     }

@@ -13,15 +13,23 @@ enum ConvOperators {
     ]
 }
 
-final class ConvKernel: TensorKernel, @unchecked Sendable {
-    // @unchecked: `cache` is only touched under `lock`.
+final class ConvKernel: TensorKernel, BakesConstants, @unchecked Sendable {
+    // @unchecked: `constantWeights`, `packedWeights` and `activation` change only while the session
+    // compiles (fusion, then `bake()`), before the kernel is shared; `cache` is only touched under `lock`.
     let window: WindowAttributes
     let group: Int
-    let constantWeights: Tensor?
+    /// Constant weights as float32 until `bake()` packs them (fusion reads and rewrites them first).
+    private(set) var constantWeights: Tensor?
     let constantBias: Tensor?
+    /// Shape of the constant weights ([C_out, C_in/group, k…]), kept after they are packed.
+    let constantWeightShape: [Int]?
+    /// The constant weights packed once for the kernels (set by `bake()`); the float tensor is
+    /// then released, so a session holds each weight once.
+    private var packedWeights: ConvWeights?
     /// Fused activation (set when the session fuses a following Relu/Clip/... into this Conv).
     var activation: Activation = .none
     private let lock = NSLock()
+    /// Per input size: the packed weights re-targeted to that geometry (views, no copies).
     private var cache: [[Int]: ConvWeights] = [:]
 
     init(_ b: KernelBuildContext) throws {
@@ -31,6 +39,7 @@ final class ConvKernel: TensorKernel, @unchecked Sendable {
             guard w.dtype.isFloatingPoint else { throw b.error("weights must be a float tensor") }
             return HalfRounding.float32(w)
         }
+        constantWeightShape = constantWeights?.shape
         constantBias = b.constantInput(2).map { HalfRounding.float32($0) }
     }
 
@@ -39,23 +48,47 @@ final class ConvKernel: TensorKernel, @unchecked Sendable {
         window = other.window
         group = other.group
         constantWeights = weights
+        constantWeightShape = weights?.shape ?? other.constantWeightShape
         constantBias = bias
         activation = other.activation
+        // Same weights, already packed (fusing only an activation): share the packing.
+        if weights == nil, let packed = other.packedWeights { packedWeights = packed }
+    }
+
+    var bakedInputs: [Int] {
+        (constantWeightShape != nil ? [1] : []) + (constantBias != nil ? [2] : [])
+    }
+
+    var bakedBytes: Int {
+        (packedWeights?.byteCount ?? constantWeights?.byteCount ?? 0) + (constantBias?.byteCount ?? 0)
+    }
+
+    /// Packs the constant weights (once, whatever the input size) and drops the float copy.
+    /// Weights whose shape cannot be a convolution are left for `compute` to report.
+    func bake() {
+        guard packedWeights == nil, let w = constantWeights, w.rank >= 3, w.rank <= 5, group > 0 else { return }
+        let kernel = Array(w.shape[2...])
+        let geometry = ConvWeights.packingGeometry(inChannels: w.shape[1] * group, outChannels: w.shape[0], groups: group,
+                                                   kernelSize: kernel)
+        guard geometry.problem == nil else { return }
+        packedWeights = withExtendedLifetime(w) { ConvWeights(weights: w.pointer(Float.self), geometry: geometry) }
+        constantWeights = nil
     }
 
     func compute(_ i: [Tensor?], _ c: ExecutionContext) throws -> [Tensor] {
         let input = try i.required(0, c)
         let x = try input.asFloat32(c)
-        let w = try constantWeights ?? i.required(1, c).asFloat32(c)
+        let w: Tensor? = packedWeights == nil ? try constantWeights ?? i.required(1, c).asFloat32(c) : nil
+        let wShape = constantWeightShape ?? w!.shape
         let bias = try constantBias ?? i.optional(2)?.asFloat32(c)
-        guard x.rank >= 3, w.rank == x.rank else {
-            throw EdgeError.badInput("\(c.nodeDescription): input \(x.shape) and weights \(w.shape) must be N×C×spatial of one rank")
+        guard x.rank >= 3, wShape.count == x.rank else {
+            throw EdgeError.badInput("\(c.nodeDescription): input \(x.shape) and weights \(wShape) must be N×C×spatial of one rank")
         }
         let spatial = Array(x.shape[2...])
-        let r = try window.resolve(input: spatial, kernel: Array(w.shape[2...]), c)
-        let cIn = x.shape[1], cOut = w.shape[0]
-        guard group > 0, cIn % group == 0, w.shape[1] * group == cIn, Array(w.shape[2...]) == r.kernel else {
-            throw EdgeError.badInput("\(c.nodeDescription): weights \(w.shape) do not fit input \(x.shape) with group \(group)")
+        let r = try window.resolve(input: spatial, kernel: Array(wShape[2...]), c)
+        let cIn = x.shape[1], cOut = wShape[0]
+        guard group > 0, cIn % group == 0, wShape[1] * group == cIn, Array(wShape[2...]) == r.kernel else {
+            throw EdgeError.badInput("\(c.nodeDescription): weights \(wShape) do not fit input \(x.shape) with group \(group)")
         }
         if let bias, bias.elementCount != cOut {
             throw EdgeError.badInput("\(c.nodeDescription): bias has \(bias.elementCount) elements, expected \(cOut)")
@@ -64,15 +97,15 @@ final class ConvKernel: TensorKernel, @unchecked Sendable {
                                     strides: r.strides, dilations: r.dilations, padsBegin: r.padsBegin, padsEnd: r.padsEnd)
         if let problem = geometry.problem { throw EdgeError.badInput("\(c.nodeDescription): \(problem)") }
         let packed: ConvWeights
-        if constantWeights != nil {
+        if let packedWeights {
             lock.lock()
             if let hit = cache[spatial] { packed = hit } else {
-                packed = ConvWeights(weights: w.pointer(Float.self), geometry: geometry)
+                packed = packedWeights.with(geometry: geometry)
                 cache[spatial] = packed
             }
             lock.unlock()
         } else {
-            packed = ConvWeights(weights: w.pointer(Float.self), geometry: geometry)
+            packed = ConvWeights(weights: w!.pointer(Float.self), geometry: geometry)
         }
         let out = try c.allocate(.float, [x.shape[0], cOut] + r.output)
         withExtendedLifetime((x, w, bias)) {
@@ -83,12 +116,19 @@ final class ConvKernel: TensorKernel, @unchecked Sendable {
     }
 }
 
-final class ConvTransposeKernel: TensorKernel {
+final class ConvTransposeKernel: TensorKernel, BakesConstants, @unchecked Sendable {
+    // @unchecked: `constantWeights`/`packedWeights` change only in `bake()`, while the session
+    // compiles and before the kernel is shared.
     let window: WindowAttributes
     let group: Int
     let outputPadding: [Int]?
     let outputShape: [Int]?
-    let constantWeights: Tensor?
+    private var constantWeights: Tensor?
+    /// Shape of the constant weights ([C_in, C_out/group, k…]), kept after they are packed.
+    let constantWeightShape: [Int]?
+    /// Packed once by `bake()` (the packing does not depend on the input size); the float tensor
+    /// is then released.
+    private var packedWeights: ConvTransposeWeights?
 
     init(_ b: KernelBuildContext) throws {
         window = WindowAttributes(b)
@@ -96,19 +136,34 @@ final class ConvTransposeKernel: TensorKernel {
         outputPadding = b.ints("output_padding")
         outputShape = b.ints("output_shape")
         constantWeights = b.constantInput(1).map { HalfRounding.float32($0) }
+        constantWeightShape = constantWeights?.shape
+    }
+
+    var bakedInputs: [Int] { constantWeightShape != nil ? [1] : [] }
+    var bakedBytes: Int { packedWeights?.byteCount ?? constantWeights?.byteCount ?? 0 }
+
+    func bake() {
+        guard packedWeights == nil, let w = constantWeights, w.rank >= 3, w.rank <= 5, group > 0, w.shape[0] % group == 0 else { return }
+        let kernel = Array(w.shape[2...])
+        let geometry = ConvTransposeGeometry(inChannels: w.shape[0], outChannels: w.shape[1] * group, groups: group,
+                                             inputSize: kernel.map { _ in 1 }, kernelSize: kernel, outputSize: kernel)
+        guard geometry.problem == nil else { return }
+        packedWeights = withExtendedLifetime(w) { ConvTransposeWeights(weights: w.pointer(Float.self), geometry: geometry) }
+        constantWeights = nil
     }
 
     func compute(_ i: [Tensor?], _ c: ExecutionContext) throws -> [Tensor] {
         let input = try i.required(0, c)
         let x = try input.asFloat32(c)
-        let w = try constantWeights ?? i.required(1, c).asFloat32(c)
+        let w: Tensor? = packedWeights == nil ? try constantWeights ?? i.required(1, c).asFloat32(c) : nil
+        let wShape = constantWeightShape ?? w!.shape
         let bias = try i.optional(2)?.asFloat32(c)
-        guard x.rank >= 3, w.rank == x.rank, w.shape[0] == x.shape[1], group > 0, x.shape[1] % group == 0 else {
-            throw EdgeError.badInput("\(c.nodeDescription): input \(x.shape) and weights \(w.shape) do not fit (group \(group))")
+        guard x.rank >= 3, wShape.count == x.rank, wShape[0] == x.shape[1], group > 0, x.shape[1] % group == 0 else {
+            throw EdgeError.badInput("\(c.nodeDescription): input \(x.shape) and weights \(wShape) do not fit (group \(group))")
         }
         let rank = x.rank - 2
         let spatial = Array(x.shape[2...])
-        let kernel = window.kernelShape ?? Array(w.shape[2...])
+        let kernel = window.kernelShape ?? Array(wShape[2...])
         let s = window.strides ?? Array(repeating: 1, count: rank)
         let d = window.dilations ?? Array(repeating: 1, count: rank)
         let op = outputPadding ?? Array(repeating: 0, count: rank)
@@ -140,12 +195,19 @@ final class ConvTransposeKernel: TensorKernel {
                 output[k] = full - begin[k] - end[k]
             }
         }
-        let cOut = w.shape[1] * group
+        let cOut = wShape[1] * group
         let geometry = ConvTransposeGeometry(inChannels: x.shape[1], outChannels: cOut, groups: group, inputSize: spatial,
                                              kernelSize: kernel, outputSize: output, strides: s, dilations: d, padsBegin: begin)
         if let problem = geometry.problem { throw EdgeError.badInput("\(c.nodeDescription): \(problem)") }
         if let bias, bias.elementCount != cOut { throw EdgeError.badInput("\(c.nodeDescription): bias length differs from C_out") }
-        let packed = ConvTransposeWeights(weights: w.pointer(Float.self), geometry: geometry)
+        let packed: ConvTransposeWeights
+        if let packedWeights, packedWeights.geometry.kernelSize == kernel {
+            packed = packedWeights.with(geometry: geometry)
+        } else if let w {
+            packed = ConvTransposeWeights(weights: w.pointer(Float.self), geometry: geometry)
+        } else {
+            throw EdgeError.badInput("\(c.nodeDescription): kernel_shape \(kernel) differs from the weights' \(Array(wShape[2...]))")
+        }
         let out = try c.allocate(.float, [x.shape[0], cOut] + output)
         withExtendedLifetime((x, w, bias)) {
             Kernels.convTranspose(packed, batch: x.shape[0], input: x.pointer(Float.self), bias: bias?.pointer(Float.self),

@@ -89,6 +89,7 @@ enum ElementwiseOperators {
         switch a.dtype {
         case .float:
             let pa = a.pointer(Float.self), pb = b.pointer(Float.self), po = out.mutablePointer(Float.self)
+            if FloatArithmetic.run(op, pa, pb, po, plan: plan, c) { break }
             switch op {
             case .add: Elementwise.binary(pa, pb, po, plan: plan, +)
             case .sub: Elementwise.binary(pa, pb, po, plan: plan, -)
@@ -272,5 +273,66 @@ enum ElementwiseOperators {
         let o = out.mutablePointer(UInt8.self)
         for (i, v) in x.doubleValues().enumerated() { o[i] = test(v) ? 1 : 0 }
         return out
+    }
+}
+
+/// Vectorized float32 Add/Sub/Mul/Div: each contiguous run of the broadcast plan is an
+/// array⊕array, array⊕scalar or scalar⊕array loop over SIMD16 vectors. The generic
+/// `Elementwise.binary` calls its operator closure per element, which the optimizer does not
+/// inline across the generic run loop (ResNet-50's residual Sums took 14 ms of 100).
+/// Same-shape inputs (one run) are split across the session's threads.
+enum FloatArithmetic {
+    static func run(_ op: ElementwiseOperators.Op, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
+                    _ out: UnsafeMutablePointer<Float>, plan: BroadcastPlan, _ c: ExecutionContext) -> Bool {
+        switch op {
+        case .add, .sub, .mul, .div: break
+        default: return false
+        }
+        if plan.dims.count == 1 && plan.strides[0][0] == 1 && plan.strides[1][0] == 1 {
+            c.parallelFor(plan.outputCount, grain: 1 << 15) { r in
+                runPair(op, a + r.lowerBound, b + r.lowerBound, out + r.lowerBound, r.count, 1, 1)
+            }
+            return true
+        }
+        plan.forEachRun { o, offsets, count, inner in
+            runPair(op, a + offsets[0], b + offsets[1], out + o, count, inner[0], inner[1])
+        }
+        return true
+    }
+
+    /// out[j] = a[j·sa] ⊕ b[j·sb] for j < n, with sa, sb ∈ {0, 1}.
+    @inline(__always)
+    static func runPair(_ op: ElementwiseOperators.Op, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
+                        _ out: UnsafeMutablePointer<Float>, _ n: Int, _ sa: Int, _ sb: Int) {
+        switch op {
+        case .add: loop(a, b, out, n, sa, sb) { $0 + $1 } _: { $0 + $1 }
+        case .sub: loop(a, b, out, n, sa, sb) { $0 - $1 } _: { $0 - $1 }
+        case .mul: loop(a, b, out, n, sa, sb) { $0 * $1 } _: { $0 * $1 }
+        default: loop(a, b, out, n, sa, sb) { $0 / $1 } _: { $0 / $1 }
+        }
+    }
+
+    @inline(__always)
+    static func loop(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>,
+                     _ n: Int, _ sa: Int, _ sb: Int,
+                     _ v: (SIMD16<Float>, SIMD16<Float>) -> SIMD16<Float>, _ f: (Float, Float) -> Float) {
+        @inline(__always) func load(_ p: UnsafePointer<Float>) -> SIMD16<Float> { UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self) }
+        @inline(__always) func store(_ x: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: x, as: SIMD16<Float>.self) }
+        var j = 0
+        if sa == 1 && sb == 1 {
+            while j &+ 16 <= n { store(v(load(a + j), load(b + j)), out + j); j &+= 16 }
+            while j < n { out[j] = f(a[j], b[j]); j &+= 1 }
+        } else if sa == 1 {
+            let s = b[0], vs = SIMD16<Float>(repeating: s)
+            while j &+ 16 <= n { store(v(load(a + j), vs), out + j); j &+= 16 }
+            while j < n { out[j] = f(a[j], s); j &+= 1 }
+        } else if sb == 1 {
+            let s = a[0], vs = SIMD16<Float>(repeating: s)
+            while j &+ 16 <= n { store(v(vs, load(b + j)), out + j); j &+= 16 }
+            while j < n { out[j] = f(s, b[j]); j &+= 1 }
+        } else {
+            let x = f(a[0], b[0])
+            while j < n { out[j] = x; j &+= 1 }
+        }
     }
 }

@@ -17,13 +17,17 @@ enum MatMulOperators {
     ]
 }
 
-final class GemmKernel: TensorKernel, @unchecked Sendable {
-    // @unchecked: `activation` is set once while the session compiles, before the kernel is shared.
+final class GemmKernel: TensorKernel, BakesConstants, @unchecked Sendable {
+    // @unchecked: `activation` and `constantB` change only while the session compiles (fusion,
+    // `bake()`), before the kernel is shared.
     let alpha: Float, beta: Float
     let transA: Bool, transB: Bool
     /// Constant B packed for the kernels (k × n after transB).
     let packedB: PackedMatrix?
-    let constantB: Tensor?
+    /// The float constant B, released by `bake()` (the packed copy is all `compute` needs).
+    private(set) var constantB: Tensor?
+    /// Shape of the constant B as stored (before transB).
+    let constantBShape: [Int]?
     let constantC: Tensor?
     /// Fused activation applied in the SGEMM epilogue (see KernelFusion).
     private(set) var activation: Activation = .none
@@ -36,8 +40,12 @@ final class GemmKernel: TensorKernel, @unchecked Sendable {
 
     private init(copying o: GemmKernel) {
         alpha = o.alpha; beta = o.beta; transA = o.transA; transB = o.transB
-        packedB = o.packedB; constantB = o.constantB; constantC = o.constantC
+        packedB = o.packedB; constantB = o.constantB; constantBShape = o.constantBShape; constantC = o.constantC
     }
+
+    var bakedInputs: [Int] { packedB != nil ? [1] : [] }
+    func bake() { if packedB != nil { constantB = nil } }
+    var bakedBytes: Int { (packedB?.byteCount ?? 0) + (constantC?.byteCount ?? 0) }
 
     init(_ b: KernelBuildContext) throws {
         alpha = b.float("alpha", 1)
@@ -50,20 +58,23 @@ final class GemmKernel: TensorKernel, @unchecked Sendable {
             constantB = wf
             let (k, n) = transB ? (w.shape[1], w.shape[0]) : (w.shape[0], w.shape[1])
             packedB = PackedMatrix(packingB: wf.pointer(Float.self), k: k, n: n, ldb: w.shape[1], transposed: transB)
+            constantBShape = w.shape
         } else {
             constantB = nil
             packedB = nil
+            constantBShape = nil
         }
     }
 
     func compute(_ i: [Tensor?], _ c: ExecutionContext) throws -> [Tensor] {
         let inputA = try i.required(0, c)
         let a = try inputA.asFloat32(c)
-        let b = try constantB ?? i.required(1, c).asFloat32(c)
-        guard a.rank == 2, b.rank == 2 else { throw EdgeError.badInput("\(c.nodeDescription): A and B must be 2-D, got \(a.shape) and \(b.shape)") }
+        let b: Tensor? = packedB != nil ? nil : try constantB ?? i.required(1, c).asFloat32(c)
+        let bShape = constantBShape ?? b!.shape
+        guard a.rank == 2, bShape.count == 2 else { throw EdgeError.badInput("\(c.nodeDescription): A and B must be 2-D, got \(a.shape) and \(bShape)") }
         let (m, k) = transA ? (a.shape[1], a.shape[0]) : (a.shape[0], a.shape[1])
-        let (kb, n) = transB ? (b.shape[1], b.shape[0]) : (b.shape[0], b.shape[1])
-        guard k == kb else { throw EdgeError.badInput("\(c.nodeDescription): inner dimensions differ: A \(a.shape), B \(b.shape)") }
+        let (kb, n) = transB ? (bShape[1], bShape[0]) : (bShape[0], bShape[1])
+        guard k == kb else { throw EdgeError.badInput("\(c.nodeDescription): inner dimensions differ: A \(a.shape), B \(bShape)") }
         let bias = try constantC ?? i.optional(2)?.asFloat32(c)
         let out = try c.allocate(.float, [m, n])
         let po = out.mutablePointer(Float.self)
@@ -84,7 +95,7 @@ final class GemmKernel: TensorKernel, @unchecked Sendable {
             if let packedB {
                 Kernels.sgemm(transA: transA, m: m, alpha: alpha, a: a.pointer(Float.self), lda: a.shape[1], packedB: packedB,
                               beta: gemmBeta, c: po, ldc: n, epilogue: epilogue, pool: c.kernelPool)
-            } else {
+            } else if let b {
                 Kernels.sgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a.pointer(Float.self), lda: a.shape[1],
                               b: b.pointer(Float.self), ldb: b.shape[1], beta: gemmBeta, c: po, ldc: n, epilogue: epilogue, pool: c.kernelPool)
             }

@@ -74,31 +74,41 @@ final class PoolKernel: TensorKernel {
             let rowTaps = (0..<oh).map { taps($0, sh, ph, dh, kh, ih, eh) }
             let colTaps = (0..<ow).map { taps($0, sw, pw, dw, kw, iw, ew) }
             let isMax = kindIsMax
+            // Per output row: acc[xo] accumulates tap (a, b) over the output columns xo whose
+            // input column xo·sw − pw + b·dw lies inside the row, in SIMD for strides 1 and 2
+            // (the window's max is sticky for NaN: a NaN tap wins and stays).
+            let colRanges: [(lo: Int, hi: Int)] = (0..<kw).map { b in
+                let off = b * dw - pw
+                let lo = off >= 0 ? 0 : (-off + sw - 1) / sw
+                let hi = iw - 1 - off < 0 ? 0 : Swift.min(ow, (iw - 1 - off) / sw + 1)
+                return (lo, Swift.max(lo, hi))
+            }
+            let divisors: [Float] = isMax ? [] : (0..<(oh * ow)).map { q in
+                let rt = rowTaps[q / ow], ct = colTaps[q % ow]
+                return Float(includePad ? rt.padded * ct.padded : rt.count * ct.count)
+            }
             c.parallelFor(planes, grain: 1) { range in
-                for plane in range {
-                    let p = src + plane * inPlane, o = dst + plane * outPlane
-                    for y in 0..<oh {
-                        let rt = rowTaps[y]
-                        let row0 = y * sh - ph + rt.first * dh
-                        for xo in 0..<ow {
-                            let ct = colTaps[xo]
-                            let col0 = xo * sw - pw + ct.first * dw
+                withUnsafeTemporaryAllocation(of: Float.self, capacity: ow + 16) { buffer in
+                    let acc = buffer.baseAddress!
+                    for plane in range {
+                        let p = src + plane * inPlane, o = dst + plane * outPlane
+                        for y in 0..<oh {
+                            let rt = rowTaps[y]
+                            let row0 = y * sh - ph + rt.first * dh
+                            acc.update(repeating: isMax ? -Float.infinity : 0, count: ow)
+                            for a in 0..<rt.count {
+                                let line = p + (row0 + a * dh) * iw
+                                for b in 0..<kw {
+                                    let (lo, hi) = colRanges[b]
+                                    if lo < hi { PoolRows.accumulate(acc, line + (b * dw - pw), lo, hi, sw, isMax) }
+                                }
+                            }
+                            let orow = o + y * ow
                             if isMax {
-                                var best = -Float.infinity
-                                var nan = false
-                                for a in 0..<rt.count {
-                                    let line = p + (row0 + a * dh) * iw + col0
-                                    for b in 0..<ct.count { let v = line[b * dw]; if v > best { best = v }; if v != v { nan = true } }
-                                }
-                                o[y * ow + xo] = nan ? .nan : best
+                                orow.update(from: acc, count: ow)
                             } else {
-                                var sum: Float = 0
-                                for a in 0..<rt.count {
-                                    let line = p + (row0 + a * dh) * iw + col0
-                                    for b in 0..<ct.count { sum += line[b * dw] }
-                                }
-                                let divisor = includePad ? rt.padded * ct.padded : rt.count * ct.count
-                                o[y * ow + xo] = divisor > 0 ? sum / Float(divisor) : 0
+                                let d = y * ow
+                                for xo in 0..<ow { let n = divisors[d + xo]; orow[xo] = n > 0 ? acc[xo] / n : 0 }
                             }
                         }
                     }
@@ -208,5 +218,41 @@ final class GlobalPoolKernel: TensorKernel {
             }
         }
         return [input.dtype == .float ? out : try CastOperators.cast(out, to: input.dtype, c)]
+    }
+}
+
+/// Row kernels of 2-D pooling: acc[xo] ⊕= line[xo·stride] for xo in [lo, hi), ⊕ = max (NaN
+/// sticky) or +, vectorized for strides 1 and 2.
+enum PoolRows {
+    @inline(__always) static func load(_ p: UnsafePointer<Float>) -> SIMD8<Float> { UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self) }
+    @inline(__always) static func combine(_ a: SIMD8<Float>, _ v: SIMD8<Float>, _ isMax: Bool) -> SIMD8<Float> {
+        isMax ? a.replacing(with: v, where: (v .> a) .| (v .!= v)) : a + v
+    }
+
+    static func accumulate(_ acc: UnsafeMutablePointer<Float>, _ line: UnsafePointer<Float>, _ lo: Int, _ hi: Int,
+                           _ stride: Int, _ isMax: Bool) {
+        var xo = lo
+        if stride == 1 {
+            while xo &+ 8 <= hi {
+                let r = combine(load(acc + xo), load(line + xo), isMax)
+                UnsafeMutableRawPointer(acc + xo).storeBytes(of: r, as: SIMD8<Float>.self)
+                xo &+= 8
+            }
+        } else if stride == 2 {
+            // Inputs 2·xo … 2·xo + 15 hold the 8 wanted samples at even offsets; the last vector
+            // reads up to 2·(hi − 1) + 1 < the row end only when hi leaves room, so stop one
+            // vector early and finish in scalar.
+            while xo &+ 8 < hi {
+                let v = UnsafeRawPointer(line + 2 &* xo).loadUnaligned(as: SIMD16<Float>.self).evenHalf
+                let r = combine(load(acc + xo), v, isMax)
+                UnsafeMutableRawPointer(acc + xo).storeBytes(of: r, as: SIMD8<Float>.self)
+                xo &+= 8
+            }
+        }
+        while xo < hi {
+            let v = line[xo &* stride], a = acc[xo]
+            acc[xo] = isMax ? ((v > a || v != v) ? v : a) : a + v
+            xo &+= 1
+        }
     }
 }

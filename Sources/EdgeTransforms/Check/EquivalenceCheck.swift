@@ -16,9 +16,8 @@ public final class EquivalenceCheck: @unchecked Sendable {
     public let reference: [[String: Tensor]]
     public let options: SessionOptions
 
-    /// One thread: a check builds and drops a session per candidate, and EdgeKernels' ThreadPool
-    /// (workers capture it `unowned`) traps when a multi-threaded session is released (seen at
-    /// commit 6cf4b76). One thread also makes the reference outputs independent of core count.
+    /// One thread, so the reference outputs do not depend on the core count (a check builds and
+    /// drops a session per candidate; releasing multi-threaded sessions is safe since ef89bbd).
     /// The engine's own compile-time Conv+BatchNorm folding is off: with it on, the reference
     /// would already compute W·γ/√(σ²+ε) exactly as FoldBatchNormIntoConv does, and the check
     /// could not see the rounding that pass introduces. Every node runs as written.

@@ -36,21 +36,11 @@ public struct LatencyComparison: Codable, Sendable, Equatable {
 }
 
 public enum LatencyBenchmark {
-    /// Sessions with worker threads are kept for the life of the process: releasing one traps in
-    /// EdgeKernels' ThreadPool teardown (workers hold it `unowned`), see `EquivalenceCheck`.
-    nonisolated(unsafe) private static var retained: [Session] = []
-    private static let lock = NSLock()
-
     /// Median wall time (ms) of `runs` runs of `model` on `feeds`, after one warm-up run.
     public static func median(_ model: Model, feeds: [String: Tensor], runs: Int, threads: Int, engineFusion: Bool = true) throws -> Double {
         var options = SessionOptions(threads: threads)
         options.fuseKernels = engineFusion
         let session = try Session(model: model, options: options)
-        if threads > 1 {
-            lock.lock()
-            retained.append(session)
-            lock.unlock()
-        }
         _ = try session.run(feeds)
         var times: [Double] = []
         for _ in 0..<max(1, runs) {
