@@ -69,6 +69,9 @@ struct QuantizeCommand: ParsableCommand {
     @OptionGroup(title: "FP16, mixed precision and accuracy budget")
     var budget: PrecisionOptions
 
+    @Flag(help: "With --scheme full-integer: keep float graph inputs and outputs (QuantizeLinear/DequantizeLinear at the borders) instead of int8 ones.")
+    var floatIO = false
+
     @Option(help: "Quantized model form: qdq (QuantizeLinear/DequantizeLinear) or qoperator (QLinearConv, QLinearMatMul, QGemm).")
     var quantFormat: QuantizationFormat = .qdq
 
@@ -125,9 +128,13 @@ struct QuantizeCommand: ParsableCommand {
             }
             let (quantized, summary) = try StaticQuantizer.quantize(source, data: calibration, options: options)
             bar?.finish()
-            try ONNXWriter.write(quantized, to: output)
+            // Full-integer: int8 graph inputs and outputs. `quantized` keeps float I/O for the
+            // evaluation below; the integer form computes the same numbers.
+            let (written, boundaries) = options.scheme.quantizeEverything && !floatIO ? IntegerIO.apply(quantized) : (quantized, [])
+            try ONNXWriter.write(written, to: output)
             var report = QuantizationReport(model: model, output: output, precision: precision,
                                             fileBytesBefore: fileSize(model), fileBytesAfter: fileSize(output), summary: summary)
+            report.integerIO = boundaries
             if let evaluation, let labels {
                 report.top1Before = try ModelValidator.top1(model: source, data: evaluation, labels: labels, threads: threads)
                 report.top1After = try ModelValidator.top1(model: quantized, data: evaluation, labels: labels, threads: threads)

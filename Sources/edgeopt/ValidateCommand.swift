@@ -49,8 +49,10 @@ struct ValidateCommand: ParsableCommand {
 
     func run() throws {
         try runReportingErrors {
-            let ref = try ONNXReader.read(path: reference)
-            let cand = try ONNXReader.read(path: candidate)
+            // Integer-I/O models (full-integer scheme) are compared through their float view:
+            // the recorded input/output quantization put back, so float data drives both.
+            let ref = try IntegerIO.floatView(ONNXReader.read(path: reference))
+            let cand = try IntegerIO.floatView(ONNXReader.read(path: candidate))
             let dataSet = try CalibrationDataSet.load(path: data, model: ref, batchSize: batchSize)
             var options = ModelValidator.Options(labels: labels)
             options.layers = layers

@@ -27,7 +27,7 @@ CASES = [
     ("digits_cnn", "default", []),
     ("digits_cnn_constants", "default", []),
     ("digits_cnn", "symmetric", []),          # Relu with zero point 0: the clamp is kept as DQ-Clip-Q
-    ("digits_cnn", "full-integer", []),
+    ("digits_cnn", "full-integer", ["--float-io"]),  # int8 graph I/O: test_integer_io.py
     ("digits_attention", "default", []),      # QLinearMatMul, activation x activation included
     ("digits_cnn", "default", ["--equalize", "--bias-correction"]),
 ]

@@ -14,6 +14,8 @@ public struct QuantizationReport: Codable, Sendable, Equatable {
     public var top1After: Double?
     public var evaluation: String?
     public var summary: StaticQuantizationSummary
+    /// Graph inputs and outputs that are integers (full-integer scheme), with their scale and zero point.
+    public var integerIO: [IntegerIO.Boundary] = []
 
     public init(model: String, output: String, precision: String, fileBytesBefore: Int, fileBytesAfter: Int,
                 top1Before: Double? = nil, top1After: Double? = nil, evaluation: String? = nil, summary: StaticQuantizationSummary) {
@@ -54,6 +56,10 @@ extension QuantizationReport: RenderableReport {
         }
         if let n = s.biasCorrectedLayers {
             rows.append(KeyValue("bias correction", "\(n) layers, largest shift \(String(format: "%.3g", s.biasCorrectionLargestShift ?? 0)) of the bias range"))
+        }
+        for b in integerIO {
+            rows.append(KeyValue("\(b.isInput ? "input" : "output") \(b.tensor)", String(format: "%@, scale %.9g, zero point %d: %@", b.type.description, Double(b.scale), b.zeroPoint,
+                                                                                     b.isInput ? "feed round(x / scale) + zero point" : "read (q − zero point) · scale")))
         }
         if let a = top1Before, let b = top1After {
             rows.append(KeyValue("top-1 (engine)", String(format: "%.2f%% → %.2f%% (%+.2f points) on %@", a * 100, b * 100, (b - a) * 100, evaluation ?? "")))
