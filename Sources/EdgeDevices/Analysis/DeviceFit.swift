@@ -85,7 +85,8 @@ public enum DeviceFit {
             reasons.append("needs static shapes; input(s) \(described.joined(separator: ", ")) have symbolic dimensions (pin them with --input-shape or --dim)")
         }
         if let range = profile.operators.opset, let opset = facts.onnxOpset, opset < range.min || opset > range.max {
-            notes.append("model opset \(opset) is outside \(profile.toolchain.name)'s \(range.min)–\(range.max): convert it to opset \(opset > range.max ? range.max : range.min) before compiling")
+            let target = opset > range.max ? range.max : range.min
+            notes.append("model opset \(opset) is outside \(profile.toolchain.name)'s \(range.min)–\(range.max): convert it before compiling (edgeopt optimize MODEL -o OUT --target-opset \(target))")
         }
         let plan = PartitionPlan.make(facts, operators: profile.operators, rule: profile.partition)
         let dynamicBlocked = profile.operators.staticShapes && !facts.dynamicInputs.isEmpty
