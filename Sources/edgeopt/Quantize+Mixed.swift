@@ -128,12 +128,7 @@ extension QuantizeCommand {
             guard let calibration, let evaluation, let budgetValue else {
                 throw EdgeError.internalError("budgeted quantization without --calib, --eval or a budget")
             }
-            var quantization = StaticQuantizationOptions()
-            quantization.scheme = try QuantizationScheme.named(scheme)
-            if weightGranularity == .perTensor { quantization.scheme.weightGranularity = .perTensor }
-            quantization.method = try CalibrationMethod.parse(method)
-            quantization.excludedNodes = Set(exclude)
-            quantization.threads = threads
+            let quantization = try staticOptions()
             var options = MixedPrecisionOptions(budget: budgetValue)
             options.quantization = quantization
             options.allowFP16 = precision == "mixed"

@@ -92,8 +92,7 @@ extension QuantizeCommand {
                                                   fileBytesBefore: fileSize(model), fileBytesAfter: fileSize(output), weightOnly: summary)
             }
             if let evaluation, let labels {
-                report.top1Before = try ModelValidator.top1(model: source, data: evaluation, labels: labels, threads: threads)
-                report.top1After = try ModelValidator.top1(model: quantized, data: evaluation, labels: labels, threads: threads)
+                (report.top1Before, report.top1After) = try top1(before: source, after: quantized, data: evaluation, labels: labels)
                 report.evaluation = eval
             }
             print(try report.rendered(as: format), terminator: "")

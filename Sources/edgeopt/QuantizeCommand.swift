@@ -113,12 +113,7 @@ struct QuantizeCommand: ParsableCommand {
             let calibration = try CalibrationDataSet.load(path: calib ?? "", model: source, batchSize: batchSize)
             let evaluation = try eval.map { try CalibrationDataSet.load(path: $0, model: source, batchSize: batchSize) }
             if let evaluation, let labels { _ = try evaluation.extra(named: labels) }
-            var options = StaticQuantizationOptions()
-            options.scheme = try QuantizationScheme.named(scheme)
-            if weightGranularity == .perTensor { options.scheme.weightGranularity = .perTensor }
-            options.method = try CalibrationMethod.parse(method)
-            options.excludedNodes = Set(exclude)
-            options.threads = threads
+            var options = try staticOptions()
             options.format = quantFormat
             options.equalization = equalize ? equalizeRelu6 : nil
             options.biasCorrection = biasCorrection
@@ -136,13 +131,29 @@ struct QuantizeCommand: ParsableCommand {
                                             fileBytesBefore: fileSize(model), fileBytesAfter: fileSize(output), summary: summary)
             report.integerIO = boundaries
             if let evaluation, let labels {
-                report.top1Before = try ModelValidator.top1(model: source, data: evaluation, labels: labels, threads: threads)
-                report.top1After = try ModelValidator.top1(model: quantized, data: evaluation, labels: labels, threads: threads)
+                (report.top1Before, report.top1After) = try top1(before: source, after: quantized, data: evaluation, labels: labels)
                 report.evaluation = eval
             }
             print(try report.rendered(as: format), terminator: "")
             return .success
         }
+    }
+
+    /// Scheme, granularity, method, exclusions and threads: what every static INT8 path shares.
+    func staticOptions() throws -> StaticQuantizationOptions {
+        var options = StaticQuantizationOptions()
+        options.scheme = try QuantizationScheme.named(scheme)
+        if weightGranularity == .perTensor { options.scheme.weightGranularity = .perTensor }
+        options.method = try CalibrationMethod.parse(method)
+        options.excludedNodes = Set(exclude)
+        options.threads = threads
+        return options
+    }
+
+    /// Top-1 of the float and the quantized model on the evaluation data, measured by the engine.
+    func top1(before source: Model, after quantized: Model, data: CalibrationDataSet, labels: String) throws -> (Double, Double) {
+        (try ModelValidator.top1(model: source, data: data, labels: labels, threads: threads),
+         try ModelValidator.top1(model: quantized, data: data, labels: labels, threads: threads))
     }
 
     func fileSize(_ path: String) -> Int {

@@ -25,13 +25,9 @@ FORMATS = {
 }
 
 
-@pytest.fixture(scope="module")
-def quantized_models(tmp_path_factory, models_dir):
-    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
-    from onnxruntime.quantization.shape_inference import quant_pre_process
-
-    out = tmp_path_factory.mktemp("quantized")
-    calib = load_npz(models_dir / "digits_calib.npz")["input"]
+def calibration_reader(calib):
+    """onnxruntime's calibration interface over the digits samples, one sample per batch."""
+    from onnxruntime.quantization import CalibrationDataReader
 
     class Reader(CalibrationDataReader):
         def __init__(self):
@@ -39,6 +35,18 @@ def quantized_models(tmp_path_factory, models_dir):
 
         def get_next(self):
             return next(self.items, None)
+
+    return Reader
+
+
+@pytest.fixture(scope="module")
+def quantized_models(tmp_path_factory, models_dir):
+    from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    out = tmp_path_factory.mktemp("quantized")
+    Reader = calibration_reader(load_npz(models_dir / "digits_calib.npz")["input"])
+
 
     pre = out / "digits_cnn_pre.onnx"
     # Folds BatchNormalization into Conv (onnxruntime's recommended pre-processing).
@@ -95,17 +103,11 @@ def test_quantized_attention_model_is_exact_up_to_softmax(models_dir, eval_data,
     scale truncated to floor(1/y_scale)), not the ONNX float Softmax, so from there on values may
     differ by quantization steps; the final top-1 agreement is printed and must stay ≥ 99 %."""
     import onnx
-    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    calib = load_npz(models_dir / "digits_calib.npz")["input"]
+    Reader = calibration_reader(load_npz(models_dir / "digits_calib.npz")["input"])
 
-    class Reader(CalibrationDataReader):
-        def __init__(self):
-            self.items = iter([{"input": calib[i:i + 1]} for i in range(len(calib))])
-
-        def get_next(self):
-            return next(self.items, None)
 
     pre, quantized = tmp_path / "vit_pre.onnx", tmp_path / "vit_qdq.onnx"
     quant_pre_process(str(models_dir / "digits_attention.onnx"), str(pre))

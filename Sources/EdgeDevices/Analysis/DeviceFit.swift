@@ -36,14 +36,8 @@ public struct FitResult: Sendable, Codable {
     public var recipe: String
     public var breakdown: Breakdown?
 
-    public struct Breakdown: Sendable, Codable {
-        public var acceleratorSeconds: Double
-        public var fallbackSeconds: Double
-        public var transferSeconds: Double
-        public var streamedWeightSeconds: Double
-        public var overheadSeconds: Double
-        public var layers: Int
-    }
+    /// The latency estimate's parts (JSON: the same field names).
+    public typealias Breakdown = LatencyEstimate
 
     public var percentOpsOnAccelerator: Double { opsTotal == 0 ? 100 : 100 * Double(opsOnAccelerator) / Double(opsTotal) }
     public var percentMACsOnAccelerator: Double { macsTotal == 0 ? 100 : 100 * Double(macsOnAccelerator) / Double(macsTotal) }
@@ -148,9 +142,7 @@ public enum DeviceFit {
             streamedWeightBytes: cache?.streamed,
             latencySeconds: latency, fps: latency.map { 1 / $0 }, energyJoules: latency.map { $0 * mode.watts },
             watts: mode.watts, priceUSD: profile.price.usd, recipe: recipe,
-            breakdown: estimate.map { FitResult.Breakdown(acceleratorSeconds: $0.acceleratorSeconds, fallbackSeconds: $0.fallbackSeconds,
-                                                transferSeconds: $0.transferSeconds, streamedWeightSeconds: $0.streamedWeightSeconds,
-                                                overheadSeconds: $0.overheadSeconds, layers: $0.layers) })
+            breakdown: estimate)
     }
 
     static func formatBytes(_ b: Double) -> String {

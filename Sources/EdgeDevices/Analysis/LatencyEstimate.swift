@@ -13,7 +13,7 @@
 ///   every inference;
 /// - fallback layers run on `host_cpu` at `cpuEfficiency` of its peak, and every tensor that
 ///   crosses between the engines pays a link crossing (or a DRAM copy on a self-hosted SoC).
-public struct LatencyEstimate: Sendable, Equatable {
+public struct LatencyEstimate: Sendable, Equatable, Codable {
     public var acceleratorSeconds: Double
     public var fallbackSeconds: Double
     public var transferSeconds: Double
