@@ -168,8 +168,8 @@ final class WeightOnlyQuantizerTests: XCTestCase {
                 }
                 let qi = grid.quantize(Float(m[line * k + i]), scale: scale[line], zero: zero[line])
                 ref[i * n + line] = qi
-                let e = (m[line * k + i] - Double(Float(qi - zero[line]) * scale[line])) / u[i * k + i]
-                for j in (i + 1)..<k { m[line * k + j] -= e * u[i * k + j] }
+                let e = (m[line * k + i] - Double(Float(qi - zero[line]) * scale[line])) / Double(u[i * k + i])
+                for j in (i + 1)..<k { m[line * k + j] -= e * Double(u[i * k + j]) }
             }
         }
         let same = zip(lazy.values, ref).filter { $0 == $1 }.count
@@ -180,25 +180,67 @@ final class WeightOnlyQuantizerTests: XCTestCase {
         XCTAssertLessThan(e1, 0.8 * GPTQ.outputError(w, BlockQuantizedWeight.roundToNearest(w, layout: layout, grid: grid), hessian: h))
     }
 
-    /// Cholesky-based U satisfies Uᵀ U = H⁻¹ (checked as H · Uᵀ U = I).
+    /// The chunked SGEMM accumulation equals the plain double sum Σ_r x_r x_rᵀ, for rows along the
+    /// last axis and for Gemm's transA layout (rows are columns), over 600 rows (two full chunks
+    /// of 256 and a ragged one).
+    func testHessianAccumulationMatchesDirectSum() {
+        var rng = SeededNormal(seed: 9)
+        let n = 600, k = 37
+        let x = rng.array(n * k)
+        var direct = [Double](repeating: 0, count: k * k)
+        for r in 0..<n { for i in 0..<k { for j in 0..<k { direct[i * k + j] += Double(x[r * k + i]) * Double(x[r * k + j]) } } }
+        var rowsLast = [Double](repeating: 0, count: k * k)
+        HessianCollector.accumulate(&rowsLast, x, rows: n, k: k, strideRow: k, strideCol: 1)
+        // The same rows stored as the columns of a [K, n] matrix.
+        var columns = [Float](repeating: 0, count: n * k)
+        for r in 0..<n { for c in 0..<k { columns[c * n + r] = x[r * k + c] } }
+        var rowsFirst = [Double](repeating: 0, count: k * k)
+        HessianCollector.accumulate(&rowsFirst, columns, rows: n, k: k, strideRow: 1, strideCol: n)
+        for i in 0..<(k * k) {
+            XCTAssertEqual(rowsLast[i], direct[i], accuracy: 1e-4 * Double(n))
+            XCTAssertEqual(rowsFirst[i], direct[i], accuracy: 1e-4 * Double(n))
+        }
+    }
+
+    /// Cholesky-based U satisfies Uᵀ U = H⁻¹ (checked as H · Uᵀ U = I), for an order inside one
+    /// diagonal block (12) and one spanning three blocks with a ragged last one (300), where the
+    /// float SGEMM updates run; the blocked U also matches the unblocked double factorisation.
     func testUpperCholeskyOfInverse() throws {
-        var rng = SeededNormal(seed: 4)
-        let k = 12
-        let a = rng.array(k * 20).map(Double.init)
-        var h = [Double](repeating: 0, count: k * k)
-        for i in 0..<k { for j in 0..<k { for r in 0..<20 { h[i * k + j] += a[i * 20 + r] * a[j * 20 + r] } } }
-        let u = try GPTQ.upperCholeskyOfInverse(h, order: k, dampingFraction: 0)
-        for i in 0..<k { for j in 0..<i { XCTAssertEqual(u[i * k + j], 0) } }
-        for i in 0..<k {
-            for j in 0..<k {
-                var s = 0.0
-                for p in 0..<k {
-                    var inv = 0.0
-                    for q in 0..<k { inv += u[q * k + p] * u[q * k + j] }
-                    s += h[i * k + p] * inv
+        for (k, tolerance) in [(12, 1e-5), (300, 1e-4)] {
+            var rng = SeededNormal(seed: 4)
+            let samples = 2 * k  // condition number ≈ ((√2 + 1)/(√2 − 1))² ≈ 34
+            let a = rng.array(k * samples).map(Double.init)
+            var h = [Double](repeating: 0, count: k * k)
+            for i in 0..<k { for j in 0..<k { for r in 0..<samples { h[i * k + j] += a[i * samples + r] * a[j * samples + r] } } }
+            let u = try GPTQ.upperCholeskyOfInverse(h, order: k, dampingFraction: 0)
+            for i in 0..<k { for j in 0..<i { XCTAssertEqual(u[i * k + j], 0) } }
+            // H⁻¹ = Uᵀ U, then H · H⁻¹.
+            var inverse = [Double](repeating: 0, count: k * k)
+            for q in 0..<k { for p in q..<k { for j in q..<k { inverse[p * k + j] += Double(u[q * k + p]) * Double(u[q * k + j]) } } }
+            var worst = 0.0
+            for i in 0..<k {
+                for j in 0..<k {
+                    var s = 0.0
+                    for p in 0..<k { s += h[i * k + p] * inverse[p * k + j] }
+                    worst = max(worst, abs(s - (i == j ? 1 : 0)))
                 }
-                XCTAssertEqual(s, i == j ? 1 : 0, accuracy: 1e-8)
             }
+            XCTAssertLessThan(worst, tolerance, "order \(k)")
+
+            // The unblocked double route: reverse, Cholesky, triangular inverse, reverse.
+            var reversed = [Double](repeating: 0, count: k * k)
+            for i in 0..<k { for j in 0..<k { reversed[i * k + j] = h[(k - 1 - i) * k + (k - 1 - j)] } }
+            XCTAssertTrue(GPTQ.cholesky(&reversed, order: k))
+            let y = GPTQ.lowerTriangularInverse(reversed, order: k)
+            var largest = 0.0, difference = 0.0
+            for i in 0..<k {
+                for j in i..<k {
+                    let reference = y[(k - 1 - i) * k + (k - 1 - j)]
+                    largest = max(largest, abs(reference))
+                    difference = max(difference, abs(reference - Double(u[i * k + j])))
+                }
+            }
+            XCTAssertLessThan(difference, 1e-4 * largest, "order \(k)")
         }
     }
 

@@ -35,8 +35,7 @@ public enum GPTQ {
             h[i * k + i] = 1
             for line in 0..<lines { m[line * k + i] = 0 }
         }
-        // Float is enough for the updates (the factorisation itself ran in double).
-        let u = try upperCholeskyOfInverse(h, order: k, dampingFraction: dampingFraction).map { Float($0) }
+        let u = try upperCholeskyOfInverse(h, order: k, dampingFraction: dampingFraction, pool: pool)
         h = []
 
         let count = layout.scaleShape.reduce(1, *)

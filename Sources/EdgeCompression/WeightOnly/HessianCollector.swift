@@ -1,4 +1,5 @@
 import EdgeIR
+import EdgeKernels
 import EdgeRuntime
 import Foundation
 
@@ -8,7 +9,8 @@ import Foundation
 /// is a row; for Gemm with transA the activation is [K, M] and its columns are the rows).
 ///
 /// Intermediate tensors are captured as extra graph outputs (as `Calibrator` does). Memory: one
-/// batch of activations plus one K × K double matrix per activation, flat in the sample count.
+/// batch of activations plus one K × K double matrix per activation (and one K × K float scratch
+/// while accumulating), flat in the sample count.
 public struct HessianCollector {
     /// What to collect: an activation and whether its reduction axis is the first (Gemm transA).
     public struct Request: Hashable, Sendable {
@@ -35,6 +37,7 @@ public struct HessianCollector {
             augmented.graph.outputs.append(ValueInfo(name: name, type: nil))
         }
         let session = try Session(model: augmented, options: options)
+        let pool = ThreadPool(threads: options.threads)
         var sums: [Request: [Double]] = [:]
         var rows: [Request: Int] = [:]
         var done = 0
@@ -60,7 +63,7 @@ public struct HessianCollector {
                 guard h.count == k * k else {
                     throw EdgeError.badInput("activation '\(request.tensor)' changes its last dimension between batches (\(t.shape))")
                 }
-                HessianCollector.accumulate(&h, x, rows: n, k: k, strideRow: strideRow, strideCol: strideCol)
+                HessianCollector.accumulate(&h, x, rows: n, k: k, strideRow: strideRow, strideCol: strideCol, pool: pool)
                 sums[request] = h
                 rows[request, default: 0] += n
             }
@@ -82,27 +85,41 @@ public struct HessianCollector {
         return result
     }
 
-    /// h += Σ_r x_r x_rᵀ over the upper triangle, four rows at a time so that each pass over h
-    /// (K² doubles, memory-bound for large K) carries four rank-1 updates.
-    static func accumulate(_ h: inout [Double], _ x: [Float], rows n: Int, k: Int, strideRow: Int, strideCol: Int) {
-        var block = [Double](repeating: 0, count: 4 * k)
-        h.withUnsafeMutableBufferPointer { hp in
-            block.withUnsafeMutableBufferPointer { bp in
-                let b = bp.baseAddress!
-                var r = 0
-                while r < n {
-                    let count = Swift.min(4, n - r)
-                    for q in 0..<4 {
-                        for c in 0..<k { b[q * k + c] = q < count ? Double(x[(r + q) * strideRow + c * strideCol]) : 0 }
+    /// Rows per SGEMM when accumulating: float sums over at most this many rows before they are
+    /// added to the double accumulator, and a bounded gather buffer (256 · K floats).
+    static let rowsPerProduct = 256
+
+    /// h += Σ_r x_r x_rᵀ (the whole K × K square; `collect` symmetrises from the upper half).
+    /// Rows go through SGEMM in chunks, G = X_cᵀ X_c, each chunk's G added to h in double: one
+    /// pass over h per 256 rows instead of one per 4 rows, which at K = 4096 (128 MB of h) made
+    /// the collection memory-bound.
+    static func accumulate(_ h: inout [Double], _ x: [Float], rows n: Int, k: Int, strideRow: Int, strideCol: Int, pool: ThreadPool? = nil) {
+        guard n > 0, k > 0 else { return }
+        let chunk = Swift.min(n, rowsPerProduct)
+        var gathered = [Float](repeating: 0, count: chunk * k)
+        var product = [Float](repeating: 0, count: k * k)
+        x.withUnsafeBufferPointer { xp in
+            gathered.withUnsafeMutableBufferPointer { gp in
+                product.withUnsafeMutableBufferPointer { pp in
+                    h.withUnsafeMutableBufferPointer { hp in
+                        var r = 0
+                        while r < n {
+                            let count = Swift.min(chunk, n - r)
+                            let rows: UnsafePointer<Float>
+                            if strideCol == 1, strideRow == k {
+                                rows = xp.baseAddress! + r * k
+                            } else {
+                                for q in 0..<count {
+                                    for c in 0..<k { gp[q * k + c] = xp[(r + q) * strideRow + c * strideCol] }
+                                }
+                                rows = UnsafePointer(gp.baseAddress!)
+                            }
+                            Kernels.sgemm(transA: true, m: k, n: k, k: count, a: rows, lda: k, b: rows, ldb: k,
+                                          c: pp.baseAddress!, ldc: k, pool: pool)
+                            for i in 0..<(k * k) { hp[i] += Double(pp[i]) }
+                            r += count
+                        }
                     }
-                    let (x0, x1, x2, x3) = (b, b + k, b + 2 * k, b + 3 * k)
-                    for i in 0..<k {
-                        let (v0, v1, v2, v3) = (x0[i], x1[i], x2[i], x3[i])
-                        if v0 == 0 && v1 == 0 && v2 == 0 && v3 == 0 { continue }
-                        let row = hp.baseAddress! + i * k
-                        for j in i..<k { row[j] += v0 * x0[j] + v1 * x1[j] + v2 * x2[j] + v3 * x3[j] }
-                    }
-                    r += count
                 }
             }
         }
