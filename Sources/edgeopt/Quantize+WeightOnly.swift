@@ -22,6 +22,12 @@ struct WeightQuantizationArguments: ParsableArguments {
     @Option(help: "Weight-only: rtn (round to nearest) or gptq (needs --calib).")
     var algorithm: WeightOnlyOptions.Algorithm = .rtn
 
+    @Flag(inversion: .prefixedNo, help: "GPTQ: collect each layer's Hessian with the layers before it already quantized (the reference order; one calibration pass per dependent layer). --no-sequential uses the float model's activations for all layers in one pass.")
+    var sequential = true
+
+    @Flag(help: "GPTQ: process columns in decreasing order of input energy (act-order), with block scales fixed from the original weights; helps most with outlier input channels.")
+    var actOrder = false
+
     @Option(help: "Weight-only output: dq (opset-21 blocked DequantizeLinear) or matmulnbits (ONNX Runtime's com.microsoft::MatMulNBits for MatMul/Gemm).")
     var weightFormat: WeightOnlyOptions.Format = .dq
 
@@ -35,8 +41,8 @@ struct WeightQuantizationArguments: ParsableArguments {
 
     /// Static INT8: weight-only options would be ignored, so they are refused.
     func validateUnused() throws {
-        if blockSize != 32 || symmetry != .symmetric || algorithm != .rtn || weightFormat != .dq {
-            throw ValidationError("--block-size, --asymmetric, --algorithm and --weight-format apply to weight-only quantization (--precision int4, or int8 with --weight-only)")
+        if blockSize != 32 || symmetry != .symmetric || algorithm != .rtn || weightFormat != .dq || !sequential || actOrder {
+            throw ValidationError("--block-size, --asymmetric, --algorithm, --weight-format, --no-sequential and --act-order apply to weight-only quantization (--precision int4, or int8 with --weight-only)")
         }
     }
 
@@ -48,6 +54,7 @@ struct WeightQuantizationArguments: ParsableArguments {
         }
         guard [16, 32, 64, 128, 256].contains(blockSize) else { throw ValidationError("--block-size must be 16, 32, 64, 128 or 256") }
         if algorithm == .gptq, calib == nil { throw ValidationError("--algorithm gptq needs --calib (the layers' input Hessians come from calibration activations)") }
+        if algorithm != .gptq, !sequential || actOrder { throw ValidationError("--no-sequential and --act-order apply to --algorithm gptq") }
     }
 }
 
@@ -79,6 +86,8 @@ extension QuantizeCommand {
                 options.blockSize = weights.blockSize
                 options.symmetric = weights.symmetry == .symmetric
                 options.algorithm = weights.algorithm
+                options.sequential = weights.sequential
+                options.activationOrder = weights.actOrder
                 options.format = weights.weightFormat
                 options.excludedNodes = Set(exclude)
                 options.threads = threads

@@ -18,19 +18,30 @@ import Foundation
 ///      the layer output closest to the float one given the columns already fixed.
 /// Dequantization is the same as round-to-nearest's ŵ = (q − z)·s, so the output format is
 /// unchanged; only the integers and scales differ.
+///
+/// With `activationOrder` (the paper's "act-order", AutoGPTQ's `desc_act` with static groups),
+/// columns are processed in decreasing order of H_ii — the inputs with the most energy first, while
+/// the most unquantized columns remain to absorb their error. Block scales are then fixed up front
+/// from the original weights (RTN's), since a block's columns are no longer visited together.
 public enum GPTQ {
     /// Quantizes a weight whose lines lie along `layout` (the reduction axis is `layout.axis`,
     /// of length K = H's order).
     public static func quantize(_ w: [Float], layout: BlockLayout, grid: BlockGrid, hessian: [Double],
-                                dampingFraction: Double = 0.01, pool: ThreadPool? = nil) throws -> BlockQuantizedWeight {
+                                dampingFraction: Double = 0.01, activationOrder: Bool = false,
+                                pool: ThreadPool? = nil) throws -> BlockQuantizedWeight {
         let k = layout.length, lines = layout.lines
         guard hessian.count == k * k else {
             throw EdgeError.internalError("GPTQ: Hessian of order \(Int(Double(hessian.count).squareRoot())) for a reduction axis of \(k)")
         }
+        // order[i] is the weight column processed i-th; H and W are permuted to that order.
+        let order: [Int] = activationOrder
+            ? (0..<k).sorted { hessian[$0 * k + $0] > hessian[$1 * k + $1] || (hessian[$0 * k + $0] == hessian[$1 * k + $1] && $0 < $1) }
+            : Array(0..<k)
         // Lines row-major (line × K) so that the column updates run over contiguous memory.
         var m = [Float](repeating: 0, count: lines * k)
-        for line in 0..<lines { for c in 0..<k { m[line * k + c] = w[layout.index(line: line, c)] } }
-        var h = hessian
+        for line in 0..<lines { for c in 0..<k { m[line * k + c] = w[layout.index(line: line, order[c])] } }
+        var h = [Double](repeating: 0, count: k * k)
+        for i in 0..<k { for j in 0..<k { h[i * k + j] = hessian[order[i] * k + order[j]] } }
         for i in 0..<k where h[i * k + i] <= 0 {
             h[i * k + i] = 1
             for line in 0..<lines { m[line * k + i] = 0 }
@@ -41,6 +52,10 @@ public enum GPTQ {
         let count = layout.scaleShape.reduce(1, *)
         var scales = [Float](repeating: 1, count: count)
         var zeros = [Int32](repeating: 0, count: count)
+        if activationOrder {
+            let fixed = BlockQuantizedWeight.roundToNearest(w, layout: layout, grid: grid)
+            (scales, zeros) = (fixed.scales, fixed.zeros)
+        }
         var q = [Int32](repeating: 0, count: w.count)
         let size = layout.blockSize
         // Lazy batch updates (the paper's §"Lazy batch-updates"): columns are processed in batches
@@ -60,8 +75,14 @@ public enum GPTQ {
                     while i1 < k {
                         let i2 = Swift.min(k, i1 + batch), width = i2 - i1
                         for i in i1..<i2 {
-                            if i % size == 0 {
-                                let b = i / size, end = Swift.min(k, i + size)
+                            let column = order[i], block = column / size
+                            if activationOrder {
+                                for line in 0..<lines {
+                                    let p = layout.scaleIndex(line: line, block: block)
+                                    (blockScale[line], blockZero[line]) = (scales[p], zeros[p])
+                                }
+                            } else if i % size == 0 {
+                                let end = Swift.min(k, i + size)
                                 for line in 0..<lines {
                                     var lo = Float.infinity, hi = -Float.infinity
                                     for c in i..<end {
@@ -72,7 +93,7 @@ public enum GPTQ {
                                     let (s, z) = grid.parameters(lo: lo, hi: hi)
                                     blockScale[line] = s
                                     blockZero[line] = z
-                                    let p = layout.scaleIndex(line: line, block: b)
+                                    let p = layout.scaleIndex(line: line, block: block)
                                     scales[p] = s
                                     zeros[p] = z
                                 }
@@ -83,7 +104,7 @@ public enum GPTQ {
                                 let row = mp.baseAddress! + line * k
                                 let s = blockScale[line], z = blockZero[line]
                                 let qi = grid.quantize(row[i], scale: s, zero: z)
-                                q[layout.index(line: line, i)] = qi
+                                q[layout.index(line: line, column)] = qi
                                 var error = (row[i] - Float(qi - z) * s) / d
                                 if !error.isFinite { error = 0 }
                                 row[i] = Float(qi - z) * s

@@ -30,6 +30,12 @@ public struct WeightOnlyOptions: Sendable {
     public var format: Format = .dq
     /// GPTQ damping λ = dampingFraction · mean(diag H).
     public var dampingFraction: Double = 0.01
+    /// GPTQ: each layer's Hessian comes from inputs computed with the layers before it already
+    /// quantized (the reference algorithm's order), so a layer also corrects the error its inputs
+    /// carry. Off: every Hessian comes from the float model in one calibration pass.
+    public var sequential: Bool = true
+    /// GPTQ: process columns in decreasing order of H_ii ("act-order", static block scales).
+    public var activationOrder: Bool = false
     /// Weights whose reduction axis is shorter than this stay float (their per-block scales would
     /// cost about as much as the bits saved, e.g. a first Conv over one input channel).
     public var minimumReductionLength: Int = 16
@@ -52,6 +58,11 @@ public struct WeightOnlySummary: Sendable, Codable, Equatable {
     public var opsetBefore: Int
     public var opsetAfter: Int
     public var calibrationSamples: Int?
+    /// GPTQ: calibration passes run (1 in parallel mode; up to one per layer sequentially).
+    public var calibrationPasses: Int?
+    /// GPTQ: Hessians from the already-quantized prefix, and act-order.
+    public var sequential: Bool?
+    public var activationOrder: Bool?
     /// Bytes of all initializer and Constant-node tensors before and after.
     public var weightBytesBefore: Int
     public var weightBytesAfter: Int
@@ -115,6 +126,8 @@ public enum WeightOnlyQuantizer {
         /// Activation read by the layer, with Gemm's transA, for GPTQ.
         var activation: HessianCollector.Request?
         var matMulNBits: Bool
+        /// `tensor` is the transpose of the node's weight (Gemm transB going to MatMulNBits).
+        var transposed = false
     }
 
     public static func quantize(_ model: Model, data: CalibrationDataSet?, options: WeightOnlyOptions) throws -> (model: Model, summary: WeightOnlySummary) {
@@ -148,17 +161,10 @@ public enum WeightOnlyQuantizer {
             working.irVersion = max(working.irVersion, ConvertOpset.minimumIRVersion(opset: Int(v)))
         }
 
-        // GPTQ: Hessians of the layers' inputs from the float model.
-        let calibrationStart = Date()
-        var hessians: [HessianCollector.Request: [Double]] = [:]
-        if options.algorithm == .gptq, let data {
-            let requests = Array(Set(targets.compactMap { $0.activation })).sorted { ($0.tensor, $0.transposed ? 1 : 0) < ($1.tensor, $1.transposed ? 1 : 0) }
-            let sessionOptions = options.threads.map { SessionOptions(threads: $0) } ?? SessionOptions()
-            let collector = HessianCollector(options: sessionOptions, progress: options.progress)
-            hessians = try collector.collect(model: working, requests: requests, data: data)
-        }
-        let calibrationSeconds = Date().timeIntervalSince(calibrationStart)
-
+        // GPTQ: Hessians of the layers' inputs (see `HessianSchedule`).
+        var schedule = options.algorithm == .gptq && data != nil
+            ? HessianSchedule(model: working, targets: targets, options: options) : nil
+        var calibrationSeconds = 0.0
         // GPTQ's trailing updates are SGEMMs; they share one pool of the requested threads.
         let pool = options.algorithm == .gptq ? ThreadPool(threads: options.threads ?? ThreadPool.defaultThreadCount) : nil
         let context = PassContext(model: working)
@@ -182,9 +188,10 @@ public enum WeightOnlyQuantizer {
                                                 format: target.matMulNBits ? WeightOnlyOptions.Format.matmulnbits.rawValue : WeightOnlyOptions.Format.dq.rawValue)
             let rtn = BlockQuantizedWeight.roundToNearest(w, layout: layout, grid: options.grid)
             quantized = rtn
-            if options.algorithm == .gptq, let request = target.activation, let h = hessians[request] {
+            if let request = target.activation, let data, let h = try schedule?.hessian(for: request, data: data, seconds: &calibrationSeconds) {
                 do {
-                    quantized = try GPTQ.quantize(w, layout: layout, grid: options.grid, hessian: h, dampingFraction: options.dampingFraction, pool: pool)
+                    quantized = try GPTQ.quantize(w, layout: layout, grid: options.grid, hessian: h, dampingFraction: options.dampingFraction,
+                                                  activationOrder: options.activationOrder, pool: pool)
                 } catch let e as EdgeError {
                     throw EdgeError(e.kind, "weight '\(target.weight)' of node '\(node.displayName)': \(e.message)")
                 }
@@ -195,6 +202,7 @@ public enum WeightOnlyQuantizer {
                 }
                 layer.algorithm = WeightOnlyOptions.Algorithm.gptq.rawValue
             }
+            schedule?.quantized(target, as: quantized)
             layers.append(layer)
             if countedWeights.insert(target.weight).inserted {
                 quantizedBefore += target.tensor.dtype.byteCount(elements: target.tensor.elementCount)
@@ -259,6 +267,8 @@ public enum WeightOnlyQuantizer {
             algorithm: options.algorithm.rawValue, format: options.format.rawValue,
             opsetBefore: opsetBefore, opsetAfter: Int(result.onnxOpsetVersion ?? 1),
             calibrationSamples: options.algorithm == .gptq ? data?.sampleCount : nil,
+            calibrationPasses: schedule?.passes,
+            sequential: schedule.map { _ in options.sequential }, activationOrder: schedule.map { _ in options.activationOrder },
             weightBytesBefore: StaticQuantizer.weightBytes(model.graph), weightBytesAfter: StaticQuantizer.weightBytes(result.graph),
             quantizedBytesBefore: quantizedBefore, quantizedBytesAfter: quantizedAfter,
             calibrationSeconds: calibrationSeconds, totalSeconds: Date().timeIntervalSince(start),
@@ -321,6 +331,7 @@ public enum WeightOnlyQuantizer {
                 // Gemm transB: W is [N, K]; MatMulNBits wants [K, N] blocked along K.
                 target.tensor = transposed(w)
                 target.axis = 0
+                target.transposed = true
             }
             targets.append(target)
         }

@@ -40,7 +40,11 @@ extension WeightQuantizationReport: RenderableReport {
             rows.append(KeyValue("all weights", "\(s.weightBytesBefore) → \(s.weightBytesAfter) bytes (\(ratio(s.weightBytesBefore, s.weightBytesAfter))× smaller)"))
             rows.append(KeyValue("opset", s.opsetBefore == s.opsetAfter ? String(s.opsetAfter) : "\(s.opsetBefore) → \(s.opsetAfter)"))
             if let n = s.calibrationSamples {
-                rows.append(KeyValue("calibration", "\(n) samples, \(String(format: "%.2f", s.calibrationSeconds)) s"))
+                let passes = s.calibrationPasses.map { ", \($0) pass\($0 == 1 ? "" : "es")" } ?? ""
+                rows.append(KeyValue("calibration", "\(n) samples\(passes), \(String(format: "%.2f", s.calibrationSeconds)) s"))
+            }
+            if let sequential = s.sequential {
+                rows.append(KeyValue("GPTQ", "\(sequential ? "sequential (Hessians from the quantized prefix)" : "parallel (Hessians from the float model)")\(s.activationOrder == true ? ", act-order" : "")"))
             }
             rows.append(KeyValue("total time", String(format: "%.2f s", s.totalSeconds)))
         }
