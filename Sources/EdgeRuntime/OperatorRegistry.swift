@@ -51,6 +51,7 @@ public enum OperatorRegistry {
         SequenceOperators.operators,
         FusedOperators.operators,
         MatMulNBitsOperators.operators,
+        DynamicQuantizeLSTMOperators.operators,
     ]
 
     static let table: [String: [OperatorSpec]] = {

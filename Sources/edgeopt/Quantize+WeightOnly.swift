@@ -31,6 +31,9 @@ struct WeightQuantizationArguments: ParsableArguments {
     @Option(help: "Weight-only output: dq (opset-21 blocked DequantizeLinear) or matmulnbits (ONNX Runtime's com.microsoft::MatMulNBits for MatMul/Gemm).")
     var weightFormat: WeightOnlyOptions.Format = .dq
 
+    @Option(help: "--mode dynamic: LSTM as microsoft (ONNX Runtime's com.microsoft::DynamicQuantizeLSTM, int8 products; the default) or dq (int8 W/R behind DequantizeLinear, standard ONNX, float compute). GRU and RNN are always dq.")
+    var lstmFormat: DynamicQuantizationOptions.LSTMFormat = .microsoft
+
     enum Mode: String, ExpressibleByArgument, CaseIterable { case `static`, dynamic }
     enum Symmetry: String, EnumerableFlag { case symmetric, asymmetric }
 
@@ -41,6 +44,7 @@ struct WeightQuantizationArguments: ParsableArguments {
 
     /// Static INT8: weight-only options would be ignored, so they are refused.
     func validateUnused() throws {
+        if mode != .dynamic, lstmFormat != .microsoft { throw ValidationError("--lstm-format applies to --mode dynamic") }
         if blockSize != 32 || symmetry != .symmetric || algorithm != .rtn || weightFormat != .dq || !sequential || actOrder {
             throw ValidationError("--block-size, --asymmetric, --algorithm, --weight-format, --no-sequential and --act-order apply to weight-only quantization (--precision int4, or int8 with --weight-only)")
         }
@@ -52,6 +56,7 @@ struct WeightQuantizationArguments: ParsableArguments {
             try validateUnused()
             return
         }
+        if lstmFormat != .microsoft { throw ValidationError("--lstm-format applies to --mode dynamic") }
         guard [16, 32, 64, 128, 256].contains(blockSize) else { throw ValidationError("--block-size must be 16, 32, 64, 128 or 256") }
         if algorithm == .gptq, calib == nil { throw ValidationError("--algorithm gptq needs --calib (the layers' input Hessians come from calibration activations)") }
         if algorithm != .gptq, !sequential || actOrder { throw ValidationError("--no-sequential and --act-order apply to --algorithm gptq") }
@@ -60,6 +65,7 @@ struct WeightQuantizationArguments: ParsableArguments {
 
 extension WeightOnlyOptions.Algorithm: ExpressibleByArgument {}
 extension WeightOnlyOptions.Format: ExpressibleByArgument {}
+extension DynamicQuantizationOptions.LSTMFormat: ExpressibleByArgument {}
 
 extension QuantizeCommand {
     /// Weight-only or dynamic quantization, end to end: read, quantize, write, summarize.
@@ -75,6 +81,7 @@ extension QuantizeCommand {
                 var options = DynamicQuantizationOptions()
                 options.perChannel = weightGranularity == .perChannel
                 options.excludedNodes = Set(exclude)
+                options.lstmFormat = weights.lstmFormat
                 let (q, summary) = try DynamicQuantizer.quantize(source, options: options)
                 quantized = q
                 try ONNXWriter.write(q, to: output)

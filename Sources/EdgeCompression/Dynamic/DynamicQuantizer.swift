@@ -9,7 +9,14 @@ public struct DynamicQuantizationOptions: Sendable {
     public var convolutions: Bool = true
     /// Nodes (by name) left in float.
     public var excludedNodes: Set<String> = []
+    /// LSTM output: ONNX Runtime's com.microsoft::DynamicQuantizeLSTM (int8 products), or int8
+    /// weights behind DequantizeLinear with float compute (standard ONNX only).
+    public var lstmFormat: LSTMFormat = .microsoft
     public init() {}
+
+    public enum LSTMFormat: String, Sendable, CaseIterable {
+        case microsoft, dq
+    }
 }
 
 /// What a dynamic quantization did.
@@ -40,9 +47,11 @@ public struct DynamicQuantizationSummary: Sendable, Codable, Equatable {
 ///
 /// Eligible: MatMul with a constant 2-D float weight; Gemm with transA = 0, a constant 2-D float
 /// weight and a C that is absent or constant; Conv with a constant float weight and bias, as
-/// ConvInteger (see `convInteger`). LSTM/GRU (ONNX Runtime's com.microsoft::DynamicQuantizeLSTM)
-/// are not rewritten — see the README.
-/// The opset is raised to 11 when below (DynamicQuantizeLinear appears there).
+/// ConvInteger (see `convInteger`); LSTM with constant float W and R as ONNX Runtime's
+/// com.microsoft::DynamicQuantizeLSTM, GRU and RNN as int8 weights behind DequantizeLinear (see
+/// RecurrentQuantization.swift).
+/// The opset is raised to 11 when below (DynamicQuantizeLinear appears there), or to 13 when a
+/// recurrent weight gets per-channel DequantizeLinear.
 public enum DynamicQuantizer {
     public static let minimumOpset = 11
 
@@ -50,11 +59,16 @@ public enum DynamicQuantizer {
         let start = Date()
         let opsetBefore = Int(model.onnxOpsetVersion ?? 1)
         var working = model
+        let hasWeightOnlyRecurrent = model.graph.nodes.contains { node in
+            node.isStandardDomain && (["GRU", "RNN"].contains(node.opType)
+                || (node.opType == "LSTM" && (options.lstmFormat == .dq || (node.int("layout") ?? 0) != 0)))
+        }
+        let needed = options.perChannel && hasWeightOnlyRecurrent ? perAxisOpset : minimumOpset
         var passes: [any GraphPass] = [EliminateIdentity(), FoldConstants(), EliminateNoOps(), EliminateDeadNodes(), FoldBatchNormIntoConv()]
-        if opsetBefore < minimumOpset { passes.insert(ConvertOpset(target: minimumOpset), at: 0) }
+        if opsetBefore < needed { passes.insert(ConvertOpset(target: needed), at: 0) }
         _ = try Pipeline(passes: passes, maxIterations: 3, check: nil).run(&working)
-        guard Int(working.onnxOpsetVersion ?? 1) >= minimumOpset else {
-            throw EdgeError.unsupported("the model's opset \(opsetBefore) could not be raised to \(minimumOpset), which DynamicQuantizeLinear needs")
+        guard Int(working.onnxOpsetVersion ?? 1) >= needed else {
+            throw EdgeError.unsupported("the model's opset \(opsetBefore) could not be raised to \(needed), which \(needed == minimumOpset ? "DynamicQuantizeLinear" : "per-channel DequantizeLinear") needs")
         }
         if let v = working.onnxOpsetVersion {
             working.irVersion = max(working.irVersion, ConvertOpset.minimumIRVersion(opset: Int(v)))
@@ -80,9 +94,24 @@ public enum DynamicQuantizer {
             quantizedActivation[x] = names
             return names
         }
-        for (index, node) in g.nodes.enumerated() where node.isStandardDomain && ["MatMul", "Gemm", "Conv"].contains(node.opType) {
-            guard let wName = node.input(1), !runtimeInputs.contains(wName), let w = constants[wName] else { continue }
+        for (index, node) in g.nodes.enumerated() where node.isStandardDomain && ["MatMul", "Gemm", "Conv", "LSTM", "GRU", "RNN"].contains(node.opType) {
             func skip(_ reason: String) { skipped.append(.init(node: node.displayName, reason: reason)) }
+            if ["LSTM", "GRU", "RNN"].contains(node.opType) {
+                if options.excludedNodes.contains(node.name) { skip("excluded"); continue }
+                func constant(_ i: Int) -> Tensor? { node.input(i).flatMap { runtimeInputs.contains($0) ? nil : constants[$0] } }
+                let (w, r) = (constant(1), constant(2))
+                if let reason = recurrentIneligibility(node, w: w, r: r) { skip(reason); continue }
+                if node.opType == "LSTM", options.lstmFormat == .microsoft, (node.int("layout") ?? 0) == 0 {
+                    rewritten[index] = [try dynamicQuantizeLSTM(node, w: w!, r: r!, perChannel: options.perChannel, graph: &g, context: context)]
+                    context.requireDomain(microsoftDomain, version: 1)
+                    quantizedNodes.append("\(node.displayName) (LSTM → com.microsoft::DynamicQuantizeLSTM, int8 products)")
+                } else {
+                    rewritten[index] = try weightOnlyRecurrent(node, w: w!, r: r!, perChannel: options.perChannel, graph: &g, context: context)
+                    quantizedNodes.append("\(node.displayName) (\(node.opType): int8 weights behind DequantizeLinear, float compute)")
+                }
+                continue
+            }
+            guard let wName = node.input(1), !runtimeInputs.contains(wName), let w = constants[wName] else { continue }
             if options.excludedNodes.contains(node.name) { skip("excluded"); continue }
             if node.opType == "Conv" {
                 guard options.convolutions else { skip("Conv left in float (--dynamic-conv off)"); continue }
@@ -144,7 +173,7 @@ public enum DynamicQuantizer {
         }
         guard !quantizedNodes.isEmpty else {
             let reasons = skipped.map { "\($0.node): \($0.reason)" }.joined(separator: "; ")
-            throw EdgeError.unsupported("the model has no MatMul, Gemm or Conv with a constant float weight to quantize dynamically" + (reasons.isEmpty ? "" : " (\(reasons))"))
+            throw EdgeError.unsupported("the model has no MatMul, Gemm, Conv, LSTM, GRU or RNN with constant float weights to quantize dynamically" + (reasons.isEmpty ? "" : " (\(reasons))"))
         }
         var nodes: [Node] = []
         for (i, node) in g.nodes.enumerated() { nodes.append(contentsOf: rewritten[i] ?? [node]) }
@@ -153,6 +182,7 @@ public enum DynamicQuantizer {
         _ = try Pipeline.apply(EliminateDeadNodes(), to: &g, context: cleanup)
         var result = working
         result.graph = g
+        result.opsetImports = context.opsetImports
         let summary = DynamicQuantizationSummary(
             perChannel: options.perChannel, opsetBefore: opsetBefore, opsetAfter: Int(result.onnxOpsetVersion ?? 1),
             quantizedNodes: quantizedNodes, skipped: skipped,

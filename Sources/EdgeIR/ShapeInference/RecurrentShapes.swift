@@ -7,11 +7,14 @@ enum RecurrentShapes {
         "RNN": { c in recurrent(c) },
         "GRU": { c in recurrent(c) },
         "LSTM": { c in recurrent(c) },
+        // ONNX Runtime's int8 LSTM: R is stored transposed, [directions, hidden, 4·hidden].
+        "com.microsoft:DynamicQuantizeLSTM": { c in recurrent(c, hiddenAxisOfR: 1) },
     ]
 
-    static func recurrent(_ c: ShapeContext) -> [TensorType?] {
+    static func recurrent(_ c: ShapeContext, hiddenAxisOfR: Int = 2) -> [TensorType?] {
         let directions: Dim = .fixed(c.string("direction", default: "forward") == "bidirectional" ? 2 : 1)
-        let hidden: Dim = c.node.int("hidden_size").map { .fixed(Int($0)) } ?? (c.shape(2)?.last ?? .unknown)
+        let r = c.shape(2)
+        let hidden: Dim = c.node.int("hidden_size").map { .fixed(Int($0)) } ?? (r.flatMap { $0.count == 3 ? $0[hiddenAxisOfR] : nil } ?? .unknown)
         let batchFirst = c.int("layout", default: 0) == 1
         guard let xs = c.shape(0), xs.count == 3 else {
             return Array(repeating: c.tensor(nil, nil), count: c.outputCount)

@@ -136,22 +136,37 @@ final class RecurrentKernel: TensorKernel {
     }
 
     func compute(_ inputs: [Tensor?], _ c: ExecutionContext) throws -> [Tensor] {
+        let w = try inputs.required(1, c).asFloat32(c), r = try inputs.required(2, c).asFloat32(c)
+        guard w.rank == 3, r.rank == 3 else {
+            throw EdgeError.badInput("\(c.nodeDescription): W and R must be 3-D, got \(w.shape), \(r.shape)")
+        }
+        return try evaluate(inputs, c, defaultHidden: r.shape[2]) { inputSize, hidden, directions in
+            let gh = cell.gates * hidden
+            guard w.shape == [directions, gh, inputSize], r.shape == [directions, gh, hidden] else {
+                throw EdgeError.badInput("\(c.nodeDescription): W \(w.shape) / R \(r.shape) do not match \(directions) direction(s), \(cell.gates) gate(s), hidden \(hidden), input \(inputSize)")
+            }
+            return FloatRecurrentProjections(w: w, r: r, inputSize: inputSize, hidden: hidden, gates: gh)
+        }
+    }
+
+    /// The recurrence over X (input 0) and the optional inputs 3–7, with the two matrix products
+    /// supplied by `makeProjections(inputSize, hidden, directions)`; `defaultHidden` is used when
+    /// the node has no `hidden_size`.
+    func evaluate(_ inputs: [Tensor?], _ c: ExecutionContext, defaultHidden: Int,
+                  makeProjections: (Int, Int, Int) throws -> any RecurrentProjections) throws -> [Tensor] {
         let xIn = try inputs.required(0, c)
         let dtype = xIn.dtype
         var x = try xIn.asFloat32(c)
-        let w = try inputs.required(1, c).asFloat32(c), r = try inputs.required(2, c).asFloat32(c)
-        guard x.rank == 3, w.rank == 3, r.rank == 3 else {
-            throw EdgeError.badInput("\(c.nodeDescription): X, W and R must be 3-D, got \(x.shape), \(w.shape), \(r.shape)")
+        guard x.rank == 3 else {
+            throw EdgeError.badInput("\(c.nodeDescription): X must be 3-D, got \(x.shape)")
         }
         if layout == 1 { x = transpose01(x) }  // → [seq, batch, input]
         let seq = x.shape[0], batch = x.shape[1], inputSize = x.shape[2]
         let directions = direction == "bidirectional" ? 2 : 1
         let gates = cell.gates
-        let hidden = hiddenSize ?? r.shape[2]
+        let hidden = hiddenSize ?? defaultHidden
         let gh = gates * hidden
-        guard w.shape == [directions, gh, inputSize], r.shape == [directions, gh, hidden] else {
-            throw EdgeError.badInput("\(c.nodeDescription): W \(w.shape) / R \(r.shape) do not match \(directions) direction(s), \(gates) gate(s), hidden \(hidden), input \(inputSize)")
-        }
+        let projections = try makeProjections(inputSize, hidden, directions)
         let bias = try inputs.optional(3).map { try $0.asFloat32(c) }
         if let bias, bias.shape != [directions, 2 * gh] {
             throw EdgeError.badInput("\(c.nodeDescription): B has shape \(bias.shape), expected \([directions, 2 * gh])")
@@ -187,7 +202,8 @@ final class RecurrentKernel: TensorKernel {
         var hr = [Float](repeating: 0, count: max(1, batch * gh))
         var rh = [Float](repeating: 0, count: max(1, batch * hidden))
         var h = [Float](repeating: 0, count: batch * hidden), cState = h, hNext = h, cNext = h
-        let xp = x.pointer(Float.self), wp = w.pointer(Float.self), rp = r.pointer(Float.self)
+        let xp = x.pointer(Float.self)
+        let maxLength = lengths.max() ?? 0
         let clipValue = clip
 
         for d in 0..<directions {
@@ -202,18 +218,16 @@ final class RecurrentKernel: TensorKernel {
                 for j in 0..<gh { inputBias[j] = bp[j] + ((cell == .gru && j >= 2 * hidden) ? 0 : bp[gh + j]) }
                 if cell == .gru { for j in 0..<hidden { recurrentHBias[j] = bp[gh + 2 * hidden + j] } }
             }
-            if seq * batch > 0 {
-                inputBias.withUnsafeBufferPointer { bb in
-                    Kernels.sgemm(transB: true, m: seq * batch, n: gh, k: inputSize, a: xp, lda: inputSize,
-                                  b: wp + d * gh * inputSize, ldb: inputSize, c: &xw, ldc: gh,
-                                  epilogue: Epilogue(bias: .perColumn(bb.baseAddress!)), pool: c.kernelPool)
+            // Only the first max(lengths) steps are ever read.
+            if maxLength * batch > 0 {
+                try xw.withUnsafeMutableBufferPointer { out in
+                    try projections.input(direction: d, x: xp, rows: maxLength * batch, bias: inputBias, into: out.baseAddress!, c)
                 }
             }
             for k in 0..<(batch * hidden) {
                 h[k] = initialH.map { $0.pointer(Float.self)[d * batch * hidden + k] } ?? 0
                 cState[k] = initialC.map { $0.pointer(Float.self)[d * batch * hidden + k] } ?? 0
             }
-            let rd = rp + d * gh * hidden
             let pp = peephole.map { $0.pointer(Float.self) + d * 3 * hidden }
             @inline(__always) func clipped(_ v: Float) -> Float {
                 guard let clipValue else { return v }
@@ -223,8 +237,17 @@ final class RecurrentKernel: TensorKernel {
                 // HR = H·Rᵀ (for GRU without linear_before_reset only the z and r gates here).
                 let recurrentGates = (cell == .gru && !linearBeforeReset) ? 2 * hidden : gh
                 if batch > 0 && hidden > 0 {
-                    Kernels.sgemm(transB: true, m: batch, n: recurrentGates, k: hidden, a: h, lda: hidden,
-                                  b: rd, ldb: hidden, c: &hr, ldc: gh, pool: c.kernelPool)
+                    // Rows whose sequence has ended enter as zeros (their products are discarded;
+                    // this keeps them out of the int8 projection's dynamic range, as in ONNX Runtime).
+                    let finished = lengths.indices.filter { step >= lengths[$0] }
+                    var a = h
+                    for bIndex in finished { for j in 0..<hidden { a[bIndex * hidden + j] = 0 } }
+                    try a.withUnsafeBufferPointer { ap in
+                        try hr.withUnsafeMutableBufferPointer { out in
+                            try projections.recurrent(direction: d, a: ap.baseAddress!, rows: batch, firstColumn: 0, columns: recurrentGates,
+                                                      bias: nil, into: out.baseAddress!, ldc: gh, c)
+                        }
+                    }
                 }
                 if cell == .gru && !linearBeforeReset {
                     // (r ⊙ H)·R_hᵀ needs r first.
@@ -238,11 +261,12 @@ final class RecurrentKernel: TensorKernel {
                         }
                     }
                     if batch > 0 && hidden > 0 {
-                        recurrentHBias.withUnsafeBufferPointer { rb in
-                            hr.withUnsafeMutableBufferPointer { hrp in
-                                Kernels.sgemm(transB: true, m: batch, n: hidden, k: hidden, a: rh, lda: hidden,
-                                              b: rd + 2 * hidden * hidden, ldb: hidden, c: hrp.baseAddress! + 2 * hidden, ldc: gh,
-                                              epilogue: Epilogue(bias: .perColumn(rb.baseAddress!)), pool: c.kernelPool)
+                        try recurrentHBias.withUnsafeBufferPointer { rb in
+                            try rh.withUnsafeBufferPointer { ap in
+                                try hr.withUnsafeMutableBufferPointer { hrp in
+                                    try projections.recurrent(direction: d, a: ap.baseAddress!, rows: batch, firstColumn: 2 * hidden, columns: hidden,
+                                                              bias: rb.baseAddress!, into: hrp.baseAddress! + 2 * hidden, ldc: gh, c)
+                                }
                             }
                         }
                     }
@@ -331,5 +355,38 @@ final class RecurrentKernel: TensorKernel {
         let t = try c.allocate(.float, shape)
         if !v.isEmpty { v.withUnsafeBufferPointer { t.mutablePointer(Float.self).update(from: $0.baseAddress!, count: v.count) } }
         return dtype == .float ? t : try CastOperators.cast(t, to: dtype, c)
+    }
+}
+
+/// The two matrix products of a recurrent layer, per direction d (gates stacked as in ONNX):
+///   input:     out[r, j] = Σ_k X[r, k] · W_d[j, k] + bias[j]          (rows × G, row stride G)
+///   recurrent: out[r, j] = Σ_k A[r, k] · R_d[first + j, k] (+ bias[j]) for j < columns (row stride ldc)
+/// The float form is the ONNX operators'; DynamicQuantizeLSTM supplies an int8 one.
+protocol RecurrentProjections {
+    func input(direction d: Int, x: UnsafePointer<Float>, rows: Int, bias: [Float],
+               into out: UnsafeMutablePointer<Float>, _ c: ExecutionContext) throws
+    func recurrent(direction d: Int, a: UnsafePointer<Float>, rows: Int, firstColumn: Int, columns: Int,
+                   bias: UnsafePointer<Float>?, into out: UnsafeMutablePointer<Float>, ldc: Int, _ c: ExecutionContext) throws
+}
+
+/// W [directions, G, input] and R [directions, G, hidden] in float: one SGEMM each, bias fused.
+struct FloatRecurrentProjections: RecurrentProjections {
+    let w: Tensor, r: Tensor
+    let inputSize: Int, hidden: Int, gates: Int
+
+    func input(direction d: Int, x: UnsafePointer<Float>, rows: Int, bias: [Float],
+               into out: UnsafeMutablePointer<Float>, _ c: ExecutionContext) throws {
+        bias.withUnsafeBufferPointer { bb in
+            Kernels.sgemm(transB: true, m: rows, n: gates, k: inputSize, a: x, lda: inputSize,
+                          b: w.pointer(Float.self) + d * gates * inputSize, ldb: inputSize, c: out, ldc: gates,
+                          epilogue: Epilogue(bias: .perColumn(bb.baseAddress!)), pool: c.kernelPool)
+        }
+    }
+
+    func recurrent(direction d: Int, a: UnsafePointer<Float>, rows: Int, firstColumn: Int, columns: Int,
+                   bias: UnsafePointer<Float>?, into out: UnsafeMutablePointer<Float>, ldc: Int, _ c: ExecutionContext) throws {
+        let rd = r.pointer(Float.self) + (d * gates + firstColumn) * hidden
+        Kernels.sgemm(transB: true, m: rows, n: columns, k: hidden, a: a, lda: hidden, b: rd, ldb: hidden, c: out, ldc: ldc,
+                      epilogue: bias.map { Epilogue(bias: .perColumn($0)) } ?? .none, pool: c.kernelPool)
     }
 }
