@@ -18,13 +18,23 @@ import OrderedCollections
 ///
 /// Whole arrays are split into batches of `batchSize` samples along axis 0 when the model's
 /// batch dimension is symbolic; when the model fixes it, batches have exactly that size.
-/// Calibration consumes one batch at a time, so observers only ever see one batch of
-/// activations in memory; the arrays themselves are read once (`.npz` is decompressed whole).
+///
+/// Memory stays at one batch whatever the data set's size: `.npz` members and `.npy` files are
+/// opened by their headers (names, dtypes and shapes are checked against the model before any
+/// work starts), then every pass over `batches()` reads only the current batch's rows — a byte
+/// range of a stored member or `.npy` file, or the next stretch of a deflated member's stream.
+/// Extras are read whole when asked for. Each input's bytes are read once up front to check
+/// them (CRC-32, deflate stream, sizes), so a corrupt or truncated file is an error naming the
+/// file and member before calibration starts.
 public struct CalibrationDataSet: Sendable {
     /// Per sample-set feeds: either whole arrays to slice, or ready batches.
     enum Storage: Sendable {
         case arrays([String: Tensor], samples: Int)
         case batches([[String: Tensor]])
+        /// Arrays read batch by batch from their files.
+        case streamed([String: NumPyArraySource], samples: Int)
+        /// Numbered `.npy` files, one batch each, read in turn.
+        case batchFiles([[String: NumPyArraySource]])
     }
 
     public let source: String
@@ -32,28 +42,32 @@ public struct CalibrationDataSet: Sendable {
     /// Arrays of the source that are not model inputs (labels and the like), whole.
     public let extras: [String: Tensor]
     public let batchSize: Int
+    /// Extras of the streamed layouts, read when asked for.
+    var extraSources: [String: NumPyArraySource] = [:]
 
     /// Samples along axis 0 (for the batch layouts: the sum of the batches' first dimensions).
     public var sampleCount: Int {
         switch storage {
-        case .arrays(_, let n): return n
+        case .arrays(_, let n), .streamed(_, let n): return n
         case .batches(let b): return b.reduce(0) { $0 + ($1.values.first?.shape.first ?? 1) }
+        case .batchFiles(let b): return b.reduce(0) { $0 + ($1.values.first?.shape.first ?? 1) }
         }
     }
 
     /// Number of batches `batches()` yields.
     public var batchCount: Int {
         switch storage {
-        case .arrays(_, let n): return (n + batchSize - 1) / batchSize
+        case .arrays(_, let n), .streamed(_, let n): return (n + batchSize - 1) / batchSize
         case .batches(let b): return b.count
+        case .batchFiles(let b): return b.count
         }
     }
 
     public func extra(named name: String) throws -> Tensor {
-        guard let t = extras[name] else {
-            throw EdgeError.badInput("'\(name)' is not an array of the data set (arrays: \(extras.keys.sorted().joined(separator: ", ")))", file: source)
-        }
-        return t
+        if let t = extras[name] { return t }
+        if let s = extraSources[name] { return try s.readAll() }
+        let names = (Array(extras.keys) + Array(extraSources.keys)).sorted()
+        throw EdgeError.badInput("'\(name)' is not an array of the data set (arrays: \(names.joined(separator: ", ")))", file: source)
     }
 
     /// Reads `path` (file or directory) and checks it against the model's runtime inputs.
@@ -68,9 +82,9 @@ public struct CalibrationDataSet: Sendable {
             guard path.hasSuffix(".npz") else {
                 throw EdgeError.badInput("data set '\(path)' must be an .npz file or a directory (of .npy files or test_data_set_* directories)", file: path)
             }
-            let arrays = try NPZFile.read(path: path)
-            return try fromArrays(Dictionary(uniqueKeysWithValues: arrays.map { ($0.key, $0.value) }),
-                                  inputs: inputs, source: path, batchSize: requested)
+            let members = try NPZFile.sources(path: path)
+            return try fromSources(Dictionary(uniqueKeysWithValues: members.map { ($0.key, $0.source) }),
+                                   inputs: inputs, source: path, batchSize: requested)
         }
         let entries = try FileManager.default.contentsOfDirectory(atPath: path).sorted()
         let sets = entries.filter { $0.hasPrefix("test_data_set_") }
@@ -101,13 +115,18 @@ public struct CalibrationDataSet: Sendable {
         let stems = npys.map { String($0.dropLast(4)) }
         if inputs.count == 1, stems.allSatisfy({ Int($0) != nil }) {
             let batches = try stems.sorted(by: numericOrder).map { stem in
-                [inputs[0].name: try NumPyFile.read(path: (path as NSString).appendingPathComponent(stem + ".npy"))]
+                [inputs[0].name: try NumPyArraySource.npy(path: (path as NSString).appendingPathComponent(stem + ".npy"))]
             }
-            return try fromBatches(batches, inputs: inputs, source: path)
+            guard !batches.isEmpty else { throw EdgeError.badInput("the data set is empty (no samples)", file: path) }
+            for (k, feed) in batches.enumerated() {
+                let s = feed[inputs[0].name]!
+                try check(dtype: s.dtype, shape: s.shape, name: inputs[0].name, input: inputs[0], source: path, sampleAxisFree: false, what: "batch file \(k)")
+            }
+            return CalibrationDataSet(source: path, storage: .batchFiles(batches), extras: [:], batchSize: batches[0].values.first?.shape.first ?? 1)
         }
-        var arrays: [String: Tensor] = [:]
-        for stem in stems { arrays[stem] = try NumPyFile.read(path: (path as NSString).appendingPathComponent(stem + ".npy")) }
-        return try fromArrays(arrays, inputs: inputs, source: path, batchSize: requested)
+        var arrays: [String: NumPyArraySource] = [:]
+        for stem in stems { arrays[stem] = try NumPyArraySource.npy(path: (path as NSString).appendingPathComponent(stem + ".npy")) }
+        return try fromSources(arrays, inputs: inputs, source: path, batchSize: requested)
     }
 
     private static func numericOrder(_ a: String, _ b: String) -> Bool {
@@ -142,6 +161,35 @@ public struct CalibrationDataSet: Sendable {
         return CalibrationDataSet(source: source, storage: .arrays(feeds, samples: n), extras: extras, batchSize: batch)
     }
 
+    /// As `fromArrays`, on headers; each input's bytes are then checked once (`verify`).
+    static func fromSources(_ arrays: [String: NumPyArraySource], inputs: [ValueInfo], source: String, batchSize requested: Int) throws -> CalibrationDataSet {
+        var feeds: [String: NumPyArraySource] = [:]
+        var samples: Int?
+        var fixedBatch: Int?
+        for input in inputs {
+            guard let t = arrays[input.name] else {
+                throw EdgeError.badInput("the data set has no array named '\(input.name)' for model input '\(input.name)' (arrays: \(arrays.keys.sorted().joined(separator: ", ")))", file: source)
+            }
+            try check(dtype: t.dtype, shape: t.shape, name: input.name, input: input, source: source, sampleAxisFree: true)
+            guard !t.shape.isEmpty else { throw EdgeError.badInput("array '\(input.name)' is a scalar; samples must lie along axis 0", file: source) }
+            if let s = samples, s != t.shape[0] {
+                throw EdgeError.badInput("array '\(input.name)' holds \(t.shape[0]) samples, other inputs \(s)", file: source)
+            }
+            samples = t.shape[0]
+            if let d = input.tensorType?.shape?.first?.value { fixedBatch = d }
+            feeds[input.name] = t
+        }
+        guard let n = samples, n > 0 else { throw EdgeError.badInput("the data set is empty (0 samples)", file: source) }
+        let batch = fixedBatch ?? max(1, requested)
+        if let fixedBatch, n % fixedBatch != 0 {
+            throw EdgeError.badInput("the model fixes the batch dimension to \(fixedBatch), but the data set holds \(n) samples (not a multiple)", file: source)
+        }
+        for (_, s) in feeds.sorted(by: { $0.key < $1.key }) { try s.verify() }
+        var set = CalibrationDataSet(source: source, storage: .streamed(feeds, samples: n), extras: [:], batchSize: batch)
+        set.extraSources = arrays.filter { feeds[$0.key] == nil }
+        return set
+    }
+
     static func fromBatches(_ batches: [[String: Tensor]], inputs: [ValueInfo], source: String) throws -> CalibrationDataSet {
         guard !batches.isEmpty else { throw EdgeError.badInput("the data set is empty (no samples)", file: source) }
         for (k, feed) in batches.enumerated() {
@@ -158,17 +206,22 @@ public struct CalibrationDataSet: Sendable {
     /// dtype, rank and fixed dimensions (axis 0 skipped when the arrays are sliced into batches,
     /// since the model's batch dimension then decides the slice size).
     static func check(_ t: Tensor, input: ValueInfo, source: String, sampleAxisFree: Bool) throws {
+        try check(dtype: t.dtype, shape: t.shape, name: input.name, input: input, source: source, sampleAxisFree: sampleAxisFree)
+    }
+
+    static func check(dtype: DType, shape: [Int], name: String, input: ValueInfo, source: String, sampleAxisFree: Bool, what: String? = nil) throws {
         guard let type = input.tensorType else { return }
-        if type.elementType != .undefined, t.dtype != type.elementType {
-            throw EdgeError.badInput("array '\(input.name)' is \(t.dtype), but model input '\(input.name)' is \(type.elementType)", file: source)
+        let array = what ?? "array '\(name)'"
+        if type.elementType != .undefined, dtype != type.elementType {
+            throw EdgeError.badInput("\(array) is \(dtype), but model input '\(input.name)' is \(type.elementType)", file: source)
         }
         guard let dims = type.shape else { return }
-        guard dims.count == t.rank else {
-            throw EdgeError.badInput("array '\(input.name)' has shape \(t.shape), but model input '\(input.name)' has rank \(dims.count) \(type)", file: source)
+        guard dims.count == shape.count else {
+            throw EdgeError.badInput("\(array) has shape \(shape), but model input '\(input.name)' has rank \(dims.count) \(type)", file: source)
         }
         for (axis, dim) in dims.enumerated() where !(sampleAxisFree && axis == 0) {
-            if let v = dim.value, v != t.shape[axis] {
-                throw EdgeError.badInput("array '\(input.name)' has shape \(t.shape), but model input '\(input.name)' needs dimension \(axis) = \(v) \(type)", file: source)
+            if let v = dim.value, v != shape[axis] {
+                throw EdgeError.badInput("\(array) has shape \(shape), but model input '\(input.name)' needs dimension \(axis) = \(v) \(type)", file: source)
             }
         }
     }
@@ -184,7 +237,42 @@ public struct CalibrationDataSet: Sendable {
                 let lo = k * size, hi = min(n, lo + size)
                 return arrays.mapValues { CalibrationDataSet.slice($0, lo, hi) }
             })
+        case .streamed(let sources, let n):
+            let (size, count, source) = (batchSize, batchCount, self.source)
+            return AnySequence { () -> AnyIterator<[String: Tensor]> in
+                // Each pass opens its own readers, so passes (and deflate streams) start afresh.
+                var readers: [String: NumPyRowReader]?
+                var k = 0
+                return AnyIterator {
+                    guard k < count else { return nil }
+                    let lo = k * size, hi = min(n, lo + size)
+                    k += 1
+                    do {
+                        if readers == nil { readers = try sources.mapValues { try NumPyRowReader($0) } }
+                        return try readers!.mapValues { try $0.rows(lo, hi) }
+                    } catch {
+                        // The bytes were checked when the set was loaded; the file changed since.
+                        CalibrationDataSet.report("stopped reading '\(source)' at sample \(lo): \(error)")
+                        k = count
+                        return nil
+                    }
+                }
+            }
+        case .batchFiles(let files):
+            let source = self.source
+            return AnySequence(files.lazy.compactMap { feed -> [String: Tensor]? in
+                do {
+                    return try feed.mapValues { try $0.readAll() }
+                } catch {
+                    CalibrationDataSet.report("skipped a batch of '\(source)': \(error)")
+                    return nil
+                }
+            })
         }
+    }
+
+    static func report(_ message: String) {
+        FileHandle.standardError.write(Data("warning: \(message)\n".utf8))
     }
 
     /// The whole extra array sliced like the batches (e.g. labels per batch).

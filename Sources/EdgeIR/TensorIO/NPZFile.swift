@@ -50,6 +50,14 @@ public enum NPZFile {
         return result
     }
 
+    /// The members' headers and locations, without reading their data (see `NumPyArraySource`).
+    public static func sources(path: String) throws -> [(key: String, source: NumPyArraySource)] {
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw EdgeError.badInput("\(path): no such file", file: path)
+        }
+        return try NumPyArraySource.members(ofArchive: path)
+    }
+
     /// Writes the arrays atomically; `compressed` deflates each member as `np.savez_compressed` does.
     public static func write(_ arrays: OrderedDictionary<String, Tensor>, to path: String, compressed: Bool = false) throws {
         // ZIPFoundation writes to a path of its own; build the archive at a temporary name in the

@@ -99,7 +99,8 @@ public enum NumPyFile {
         }
     }
 
-    static func parseHeader(_ bytes: UnsafeRawBufferPointer, label: String) throws -> Header {
+    /// `totalByteCount`: the size of the whole `.npy` when `bytes` hold only its beginning.
+    static func parseHeader(_ bytes: UnsafeRawBufferPointer, label: String, totalByteCount: UInt64? = nil) throws -> Header {
         func fail(_ message: String) -> EdgeError { EdgeError.badInput("\(label): \(message)", file: label) }
         guard bytes.count >= 10, bytes.prefix(6).elementsEqual(magic) else {
             throw fail("not a .npy file (no \\x93NUMPY magic)")
@@ -146,8 +147,9 @@ public enum NumPyFile {
         }
         let dataOffset = headerStart + headerLength
         let byteCount = dtype.byteCount(elements: count)
-        guard bytes.count - dataOffset == byteCount else {
-            throw fail(".npy data holds \(bytes.count - dataOffset) bytes but \(descr) \(dims) needs \(byteCount)")
+        let total = Int(clamping: totalByteCount ?? UInt64(bytes.count))
+        guard total - dataOffset == byteCount else {
+            throw fail(".npy data holds \(total - dataOffset) bytes but \(descr) \(dims) needs \(byteCount)")
         }
         return Header(dtype: dtype, shape: dims, dataOffset: dataOffset, byteCount: byteCount)
     }
