@@ -81,9 +81,9 @@ public enum ComputeCostModel {
             return ComputeCost(macs: macs, flops: 2 * macs, known: true)
         case "Einsum":
             return einsum(node, inputs: inputs)
-        case "RNN", "GRU", "LSTM":
+        case "RNN", "GRU", "LSTM", "DynamicQuantizeLSTM":
             guard let x = inputType(0)?.fixedShape, x.count == 3, let hidden = node.int("hidden_size") else { return .unknown }
-            let gates = op == "LSTM" ? 4 : op == "GRU" ? 3 : 1
+            let gates = op.hasSuffix("LSTM") ? 4 : op == "GRU" ? 3 : 1
             let dirs = node.string("direction") == "bidirectional" ? 2 : 1
             guard hidden >= 0, let macs = checked(x[0], x[1], dirs, gates, Int(hidden), x[2] + Int(hidden), 2).map({ $0 / 2 }) else { return .unknown }
             return ComputeCost(macs: macs, flops: 2 * macs, known: true)
