@@ -190,3 +190,32 @@ def test_lstm_format_dq_is_standard_onnx(models, run_edgeopt, tmp_path):
     assert sqnr(reference, ort_run(out, {"x": x})[0]) >= 35
     # Float compute on the dequantized weights: the float LSTM's agreement.
     assert np.abs(engine_run(run_edgeopt, out, x, tmp_path) - ort_run(out, {"x": x})[0]).max() <= 1e-5
+
+
+def test_lstm_sequence_lens_match_onnxruntime(run_edgeopt, tmp_path):
+    """Bidirectional LSTM with sequence_lens (lengths 6, 3, 0, 5, 1 of 6): the rows whose sequence
+    has ended change H's dynamic range exactly as in onnxruntime (a finished row is its last state
+    for one more step, then zeros), so Y, Y_h and Y_c agree to float rounding."""
+    import onnx.helper as h
+
+    rng = np.random.default_rng(0)
+    seq, batch, size, hidden = 6, 5, 7, 8
+    weights = [onnx.numpy_helper.from_array(rng.normal(0, 0.4, shape).astype(np.float32), name) for name, shape in
+               [("W", (2, 4 * hidden, size)), ("R", (2, 4 * hidden, hidden)), ("B", (2, 8 * hidden))]]
+    graph = h.make_graph([h.make_node("LSTM", ["x", "W", "R", "B", "lens"], ["y", "yh", "yc"], hidden_size=hidden,
+                                      direction="bidirectional")], "lstm",
+                         [h.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [seq, batch, size]),
+                          h.make_tensor_value_info("lens", onnx.TensorProto.INT32, [batch])],
+                         [h.make_tensor_value_info(n, onnx.TensorProto.FLOAT, None) for n in ("y", "yh", "yc")], weights)
+    source, out = tmp_path / "lens.onnx", tmp_path / "lens_q.onnx"
+    onnx.save(h.make_model(graph, opset_imports=[h.make_opsetid("", 17)], ir_version=8), str(source))
+    r = run_edgeopt("quantize", source, "--mode", "dynamic", "-o", out)
+    assert r.code == 0, r
+    feeds = {"x": rng.normal(0, 1, (seq, batch, size)).astype(np.float32), "lens": np.array([6, 3, 0, 5, 1], np.int32)}
+    expected = ort_run(out, feeds)
+    np.savez(tmp_path / "in.npz", **feeds)
+    r = run_edgeopt("run", out, "--input", tmp_path / "in.npz", "-o", tmp_path / "out.npz", "--threads", "1")
+    assert r.code == 0, r
+    got = np.load(tmp_path / "out.npz")
+    for name, want in zip(("y", "yh", "yc"), expected):
+        assert np.abs(got[name] - want).max() <= 1e-6, name

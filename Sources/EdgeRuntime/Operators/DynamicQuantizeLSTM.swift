@@ -14,8 +14,9 @@ import Foundation
 ///
 /// Both products are 8-bit with int32 accumulation, as ONNX Runtime computes them. The left
 /// operand A — X over the first max(sequence_lens) steps of a direction at once, and H_{t−1} at
-/// every step (rows whose sequence has ended enter as zeros, as in ONNX Runtime when Y is an
-/// output) — is quantized to uint8 from its own range:
+/// every step (a row whose sequence ended before the previous step enters as zeros, as ONNX
+/// Runtime's zero-filled output rows do when Y is an output) — is quantized to uint8 from its own
+/// range:
 ///
 ///     lo = min(0, min A), hi = max(0, max A), s = (hi − lo) / 255 (1 when hi = lo)
 ///     z = roundHalfEven(clamp(−lo / s, 0, 255)),   A_q = clamp(roundHalfEven(A / s) + z, 0, 255)

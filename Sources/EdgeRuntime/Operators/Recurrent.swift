@@ -237,9 +237,10 @@ final class RecurrentKernel: TensorKernel {
                 // HR = H·Rᵀ (for GRU without linear_before_reset only the z and r gates here).
                 let recurrentGates = (cell == .gru && !linearBeforeReset) ? 2 * hidden : gh
                 if batch > 0 && hidden > 0 {
-                    // Rows whose sequence has ended enter as zeros (their products are discarded;
-                    // this keeps them out of the int8 projection's dynamic range, as in ONNX Runtime).
-                    let finished = lengths.indices.filter { step >= lengths[$0] }
+                    // A row enters as ONNX Runtime's previous output row: its state until one step
+                    // after its sequence ended, zeros from then on (the products of finished rows
+                    // are discarded; only the int8 projection's dynamic range sees them).
+                    let finished = lengths.indices.filter { step > lengths[$0] }
                     var a = h
                     for bIndex in finished { for j in 0..<hidden { a[bIndex * hidden + j] = 0 } }
                     try a.withUnsafeBufferPointer { ap in
