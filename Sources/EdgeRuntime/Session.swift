@@ -33,7 +33,10 @@ public final class Session: @unchecked Sendable {
     public init(model: consuming Model, options: SessionOptions = SessionOptions()) throws {
         _ = Session.fixedMmapThreshold
         // QDQ lowering (engine-quant): DQ → Conv/MatMul/Gemm → Q runs as integer kernels on a private copy.
-        var model = options.integerQDQ ? QDQLowering.lower(model).model : model
+        var model = model
+        // Calls to model-local functions run as their bodies (attribute references bound per call).
+        if !model.functions.isEmpty { model = try model.inliningLocalFunctions() }
+        if options.integerQDQ { model = QDQLowering.lower(model).model }
         var opsets: [String: Int] = [:]
         for entry in model.opsetImports {
             opsets[entry.domain == "ai.onnx" ? "" : entry.domain] = Int(entry.version)

@@ -8,6 +8,11 @@ public struct OptimizeOptions: Sendable {
     public var passes: [any GraphPass] = PassRegistry.all
     /// Convert the default-domain opset to this version first (must be ≥ the model's).
     public var targetOpset: Int?
+    /// Expand calls to model-local functions into their bodies before the passes run, so that
+    /// rewrites can cross the function boundary (e.g. fold a BatchNormalization whose statistics
+    /// the caller passes in as weights). Without it, passes run inside each body, which keeps the
+    /// function's interface.
+    public var inlineFunctions: Bool = false
     /// Run the engine on the original and after each pass; roll back passes that diverge.
     public var check: Bool = true
     public var tolerance: Double = 1e-5
@@ -37,6 +42,8 @@ public struct OptimizeReport: Codable, Sendable, Equatable {
     public var finalError: Double?
     public var finalCheck: String?
     public var inputBytes: Int?
+    /// Local functions expanded by `inlineFunctions` (nil when not requested).
+    public var inlinedFunctions: Int?
     public var outputBytes: Int?
     public var rolledBack: [String] { pipeline.rolledBack.map(\.name) }
     /// True when any pass was rolled back or the final check failed.
@@ -51,6 +58,8 @@ public enum Optimizer {
     public static func optimize(_ model: Model, options: OptimizeOptions) throws -> (optimized: Model, lowered: Model, report: OptimizeReport) {
         let opsetBefore = Int(model.onnxOpsetVersion ?? 1)
         var working = model
+        let functionCount = model.functions.count
+        if options.inlineFunctions { working = try working.inliningLocalFunctions() }
         var passes = options.passes
         if let target = options.targetOpset {
             if target != opsetBefore { passes.insert(ConvertOpset(target: target), at: 0) }
@@ -89,8 +98,9 @@ public enum Optimizer {
             }
         }
         var report = OptimizeReport(pipeline: pipelineReport, opsetBefore: opsetBefore,
-                                    opsetAfter: Int(working.onnxOpsetVersion ?? 1), writtenNodes: lowered.graph.totalNodeCount,
+                                    opsetAfter: Int(working.onnxOpsetVersion ?? 1), writtenNodes: lowered.totalNodeCount,
                                     checked: check != nil, tolerance: check?.tolerance, checkFailed: false)
+        if options.inlineFunctions { report.inlinedFunctions = functionCount }
         if let check {
             // The lowered model is what users get; prove it too (contrib ops are not in the engine).
             let outcome = check.compare(options.exportStyle == .standard ? lowered : working)

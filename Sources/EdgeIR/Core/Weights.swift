@@ -38,7 +38,9 @@ extension Node {
     /// The value a `Constant` node produces, whichever attribute carries it. Nil for other ops or a
     /// malformed Constant.
     public var constantValue: Tensor? {
-        guard opType == "Constant", isStandardDomain, let attribute = attributes.first else { return nil }
+        // A Constant inside a function body whose value references the caller's attribute holds a
+        // placeholder, not its value.
+        guard opType == "Constant", isStandardDomain, let attribute = attributes.first, attribute.refAttrName == nil else { return nil }
         switch attribute.value {
         case .tensor(let t): return t
         case .float(let v): return Tensor.scalar(v)

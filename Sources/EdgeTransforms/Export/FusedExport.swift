@@ -25,6 +25,19 @@ public enum FusedExport {
         let context = PassContext(model: model)
         var usedContrib = false
         lower(&result.graph, style: style, context: context, usedContrib: &usedContrib)
+        for k in result.functions.indices where result.functions[k].opsetImports.contains(where: { $0.domain == FuseActivations.domain }) {
+            var body = FunctionBody.graph(of: result.functions[k])
+            var usedContribHere = false
+            lower(&body, style: style, context: PassContext(model: Model(opsetImports: result.functions[k].opsetImports, graph: body)),
+                  usedContrib: &usedContribHere)
+            var imports = result.functions[k].opsetImports
+            imports.removeAll { $0.domain == FuseActivations.domain }
+            if usedContribHere, !imports.contains(where: { $0.domain == "com.microsoft" }) {
+                imports.append(OpsetImport(domain: "com.microsoft", version: 1))
+            }
+            FunctionBody.update(&result.functions[k], from: body, opsetImports: imports)
+            usedContrib = usedContrib || usedContribHere
+        }
         result.opsetImports.removeAll { $0.domain == FuseActivations.domain }
         if usedContrib, !result.opsetImports.contains(where: { $0.domain == "com.microsoft" }) {
             result.opsetImports.append(OpsetImport(domain: "com.microsoft", version: 1))

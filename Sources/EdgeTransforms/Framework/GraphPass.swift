@@ -15,6 +15,10 @@ public protocol GraphPass: Sendable {
     /// Whether the pass may also run inside If/Loop/Scan bodies. A pass that only needs local
     /// facts (producers, consumers, constants of the graph it edits) is safe there.
     static var appliesToSubgraphs: Bool { get }
+    /// Whether the pass may also run inside model-local function bodies (see `FunctionBody`):
+    /// by default, exactly when it may run inside subgraphs (both are graphs with an interface the
+    /// pass must keep).
+    static var appliesToFunctions: Bool { get }
     /// Whether the pass may legitimately make the model's weights larger (only an explicitly
     /// requested conversion does); the pipeline rolls back any other pass that grows the model.
     static var mayGrowModel: Bool { get }
@@ -23,6 +27,7 @@ public protocol GraphPass: Sendable {
 
 extension GraphPass {
     public static var appliesToSubgraphs: Bool { true }
+    public static var appliesToFunctions: Bool { appliesToSubgraphs }
     public static var mayGrowModel: Bool { false }
     public var name: String { Self.name }
 }
@@ -89,23 +94,5 @@ public final class PassContext: @unchecked Sendable {
         } else {
             opsetImports.append(OpsetImport(domain: domain, version: version))
         }
-    }
-}
-
-extension Graph {
-    /// Every value and node name in this graph and its subgraphs.
-    public func allValueNames() -> Set<String> {
-        var names = Set(inputs.map(\.name))
-        names.formUnion(outputs.map(\.name))
-        names.formUnion(initializers.keys)
-        names.formUnion(valueInfo.map(\.name))
-        for node in nodes {
-            names.formUnion(node.outputs)
-            names.formUnion(node.inputs)
-            if !node.name.isEmpty { names.insert(node.name) }
-            for sub in node.subgraphs { names.formUnion(sub.allValueNames()) }
-        }
-        names.remove("")
-        return names
     }
 }

@@ -25,7 +25,7 @@ public struct Pipeline {
 
     /// Optimizes `model` in place and reports what each pass did.
     public func run(_ model: inout Model) throws -> PipelineReport {
-        var report = PipelineReport(nodesBefore: model.graph.totalNodeCount, weightBytesBefore: model.graph.weightBytes)
+        var report = PipelineReport(nodesBefore: model.totalNodeCount, weightBytesBefore: model.weightBytes)
         var entries: [String: PassReport] = [:]
         var order: [String] = []
         var disabled = Set<String>()
@@ -40,13 +40,14 @@ public struct Pipeline {
                     order.append(name)
                 }
                 guard !disabled.contains(name) else { continue }
-                let nodesBefore = model.graph.totalNodeCount
+                let nodesBefore = model.totalNodeCount
                 let t0 = Date()
                 var candidate = model
                 let context = PassContext(model: model)
                 let result: PassResult
                 do {
                     result = try Pipeline.apply(pass, to: &candidate.graph, context: context)
+                        + Pipeline.applyToFunctions(pass, in: &candidate)
                 } catch {
                     entries[name]!.seconds += Date().timeIntervalSince(t0)
                     entries[name]!.rollBack("the pass failed: \(error)")
@@ -63,8 +64,8 @@ public struct Pipeline {
                 Pipeline.setDefaultOpset(&candidate, Int64(context.opset))
                 entries[name]!.seconds += Date().timeIntervalSince(t0)
 
-                if !type(of: pass).mayGrowModel, Pipeline.estimatedSize(candidate.graph) > Pipeline.estimatedSize(model.graph) {
-                    entries[name]!.rollBack("it made the model larger (weights \(model.graph.weightBytes) → \(candidate.graph.weightBytes) bytes, nodes \(model.graph.totalNodeCount) → \(candidate.graph.totalNodeCount))")
+                if !type(of: pass).mayGrowModel, Pipeline.estimatedSize(candidate) > Pipeline.estimatedSize(model) {
+                    entries[name]!.rollBack("it made the model larger (weights \(model.weightBytes) → \(candidate.weightBytes) bytes, nodes \(model.totalNodeCount) → \(candidate.totalNodeCount))")
                     disabled.insert(name)
                     log?("\(name): rolled back (model grew)")
                     continue
@@ -83,17 +84,17 @@ public struct Pipeline {
                     }
                 }
                 entries[name]!.rewrites += result.rewrites
-                entries[name]!.nodesRemoved += nodesBefore - candidate.graph.totalNodeCount
+                entries[name]!.nodesRemoved += nodesBefore - candidate.totalNodeCount
                 entries[name]!.status = .applied
-                log?("\(name): \(result.rewrites) rewrite(s), nodes \(nodesBefore) → \(candidate.graph.totalNodeCount)")
+                log?("\(name): \(result.rewrites) rewrite(s), nodes \(nodesBefore) → \(candidate.totalNodeCount)")
                 model = candidate
                 changedThisSweep = true
             }
             if !changedThisSweep { break }
         }
         report.passes = order.map { entries[$0]! }
-        report.nodesAfter = model.graph.totalNodeCount
-        report.weightBytesAfter = model.graph.weightBytes
+        report.nodesAfter = model.totalNodeCount
+        report.weightBytesAfter = model.weightBytes
         report.seconds = Date().timeIntervalSince(start)
         return report
     }
@@ -120,6 +121,36 @@ public struct Pipeline {
         return result
     }
 
+    /// Runs one pass inside every model-local function body (see `FunctionBody`) that allows it.
+    /// Each body gets its own context (its own opset imports); a domain a rewrite introduced
+    /// there is imported by the function and by the model.
+    public static func applyToFunctions(_ pass: any GraphPass, in model: inout Model) throws -> PassResult {
+        guard type(of: pass).appliesToFunctions else { return .unchanged }
+        var total = PassResult.unchanged
+        for k in model.functions.indices {
+            var graph = FunctionBody.graph(of: model.functions[k])
+            var imports = model.functions[k].opsetImports
+            if !imports.contains(where: { $0.domain.isEmpty || $0.domain == "ai.onnx" }) {
+                imports.append(OpsetImport(domain: "", version: model.onnxOpsetVersion ?? 1))
+            }
+            let context = PassContext(model: Model(opsetImports: imports, graph: graph))
+            let result = try apply(pass, to: &graph, context: context)
+            guard result.changed else { continue }
+            removeDeadCode(&graph)
+            imports = context.opsetImports
+            if let i = imports.firstIndex(where: { $0.domain.isEmpty || $0.domain == "ai.onnx" }) {
+                imports[i].version = Int64(context.opset)
+            }
+            FunctionBody.update(&model.functions[k], from: graph, opsetImports: imports)
+            for entry in imports where !model.opsetImports.contains(where: { $0.domain == entry.domain
+                || ($0.domain.isEmpty && entry.domain == "ai.onnx") || ($0.domain == "ai.onnx" && entry.domain.isEmpty) }) {
+                model.opsetImports.append(entry)
+            }
+            total = total + result
+        }
+        return total
+    }
+
     /// Dead nodes and unused weights left behind by a rewrite (in subgraphs too).
     static func removeDeadCode(_ graph: inout Graph) {
         let context = PassContext(model: Model(opsetImports: [], graph: Graph()))
@@ -132,6 +163,11 @@ public struct Pipeline {
     public static let nodeBytes = 64
     public static func estimatedSize(_ graph: Graph) -> Int {
         graph.weightBytes + nodeBytes * graph.totalNodeCount
+    }
+
+    /// `estimatedSize` of the main graph plus every function body.
+    public static func estimatedSize(_ model: Model) -> Int {
+        model.weightBytes + nodeBytes * model.totalNodeCount
     }
 
     static func setDefaultOpset(_ model: inout Model, _ version: Int64) {

@@ -29,6 +29,7 @@ public struct EliminateCommonSubexpressions: GraphPass {
             let node = graph.nodes[i]
             guard node.subgraphs.isEmpty, !node.outputs.isEmpty,
                   !(node.isStandardDomain && NodeEvaluator.nondeterministic.contains(node.opType)),
+                  !FunctionBody.isOpaque(node),
                   !node.outputs.contains(where: { outputs.contains($0) }) else { continue }
             let key = signature(node)
             if let first = seen[key] {
