@@ -96,6 +96,34 @@ final class PipelineTests: XCTestCase {
         XCTAssertEqual(model.graph.nodes[0].graph("then_branch")?.nodes.map(\.opType), ["Relu"])
         try T.assertEquivalent(original, model, sets: 4)
     }
+
+    func testFoldsBatchNormInsideIfBodyWithWeightsOfTheMainGraph() throws {
+        // The then-branch's Conv and BN read main-graph initializers (captured by name); the fold
+        // sees them as constants, and the branch ends with its own folded weights, not copies
+        // shadowing the outer names.
+        let then = Graph(name: "then", outputs: [ValueInfo(name: "t", type: nil)], nodes: [
+            T.node("Conv", ["x", "W"], ["tc"], [Attribute("pads", .ints([1, 1, 1, 1]))]),
+            T.node("BatchNormalization", ["tc", "G", "B", "M", "V"], ["t"]),
+        ])
+        let other = Graph(name: "else", outputs: [ValueInfo(name: "e", type: nil)], nodes: [
+            T.node("Conv", ["x", "W2"], ["e"], [Attribute("pads", .ints([1, 1, 1, 1]))]),
+        ])
+        let inits: [String: Tensor] = [
+            "W": T.random([3, 2, 3, 3], seed: 70), "W2": T.random([3, 2, 3, 3], seed: 75), "G": T.random([3], seed: 71, scale: 0.5, offset: 1),
+            "B": T.random([3], seed: 72), "M": T.random([3], seed: 73), "V": T.positive([3], seed: 74),
+        ]
+        let original = T.model([T.node("If", ["c"], ["y"], [Attribute("then_branch", .graph(then)), Attribute("else_branch", .graph(other))])],
+                               inputs: [T.input("x", [1, 2, 5, 5]), T.input("c", [], .bool)], outputs: ["y"], initializers: inits)
+        var model = original
+        let report = try Pipeline(passes: [FoldBatchNormIntoConv()]).run(&model)
+        XCTAssertEqual(report.passes[0].rewrites, 1)
+        let branch = try XCTUnwrap(model.graph.nodes[0].graph("then_branch"))
+        XCTAssertEqual(branch.nodes.map(\.opType), ["Conv"])
+        XCTAssertEqual(branch.initializers.count, 2, "W' and b' live in the branch")
+        XCTAssertTrue(branch.initializers.keys.allSatisfy { inits[$0] == nil }, "no outer name is redefined")
+        XCTAssertEqual(Set(model.graph.initializers.keys), ["W2"], "the else branch's weight stays; W and the BN statistics are gone")
+        try T.assertEquivalent(original, model, sets: 4)
+    }
 }
 
 final class OptimizerTests: XCTestCase {

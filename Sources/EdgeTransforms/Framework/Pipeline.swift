@@ -100,19 +100,37 @@ public struct Pipeline {
     }
 
     /// Runs one pass on a graph and, when the pass allows it, on every nested subgraph.
-    public static func apply(_ pass: any GraphPass, to graph: inout Graph, context: PassContext) throws -> PassResult {
+    ///
+    /// Weights of enclosing graphs that a subgraph captures (`outerConstants`: initializers and
+    /// Constant outputs of the enclosing scopes) are lent to it as initializers for the pass's run
+    /// and taken back afterwards (a subgraph may not redefine an outer name), so a Conv+BN inside a
+    /// Loop or If body whose weights live in the main graph folds like one in the main graph.
+    public static func apply(_ pass: any GraphPass, to graph: inout Graph, context: PassContext,
+                             outerConstants: [String: Tensor] = [:]) throws -> PassResult {
+        var lent: [String] = []
+        if !outerConstants.isEmpty {
+            for name in graph.outerScopeReferences().sorted() where graph.initializers[name] == nil {
+                guard let t = outerConstants[name] else { continue }
+                graph.initializers[name] = t
+                lent.append(name)
+            }
+        }
+        defer { for name in lent { graph.initializers.removeValue(forKey: name) } }
         var result = try pass.run(&graph, context: context)
-        guard type(of: pass).appliesToSubgraphs else { return result }
+        guard type(of: pass).appliesToSubgraphs, graph.nodes.contains(where: { !$0.subgraphs.isEmpty }) else { return result }
+        var visible = outerConstants
+        for (name, t) in graph.initializers { visible[name] = t }
+        for node in graph.nodes { if let t = node.constantValue, let o = node.outputs.first { visible[o] = t } }
         for i in graph.nodes.indices where !graph.nodes[i].subgraphs.isEmpty {
             for a in graph.nodes[i].attributes.indices {
                 context.depth += 1
                 defer { context.depth -= 1 }
                 switch graph.nodes[i].attributes[a].value {
                 case .graph(var g):
-                    result = result + (try apply(pass, to: &g, context: context))
+                    result = result + (try apply(pass, to: &g, context: context, outerConstants: visible))
                     graph.nodes[i].attributes[a].value = .graph(g)
                 case .graphs(var gs):
-                    for k in gs.indices { result = result + (try apply(pass, to: &gs[k], context: context)) }
+                    for k in gs.indices { result = result + (try apply(pass, to: &gs[k], context: context, outerConstants: visible)) }
                     graph.nodes[i].attributes[a].value = .graphs(gs)
                 default: break
                 }
