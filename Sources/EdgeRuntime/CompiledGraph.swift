@@ -152,9 +152,21 @@ public final class CompiledGraph: Sendable {
         let consumers = graph.consumerIndices()
         let graphOutputNames = Set(graph.outputs.map(\.name))
         var fusable: [String: Int] = [:]
+        // Conv/Gemm outputs read by exactly two nodes: candidates for x·sigmoid(x) (SiLU), which
+        // reads x twice (Sigmoid and Mul). The Mul a fused SiLU absorbs is skipped when reached.
+        var siluCandidates: [String: Int] = [:]
+        var absorbedBySiLU = Set<Int>()
+        func registerProducer(_ output: String, step: Int) {
+            guard !graphOutputNames.contains(output) else { return }
+            switch consumers[output]?.count ?? 0 {
+            case 1: fusable[output] = step
+            case 2: siluCandidates[output] = step
+            default: break
+            }
+        }
         func bakeClosedSteps() {
             guard !unbaked.isEmpty else { return }
-            let open = Set(fusable.values)
+            let open = Set(fusable.values).union(siluCandidates.values)
             unbaked.removeAll { index in
                 if open.contains(index) { return false }
                 (steps[index].kernel as? any BakesConstants)?.bake()
@@ -162,6 +174,7 @@ public final class CompiledGraph: Sendable {
             }
         }
         for index in order {
+            if absorbedBySiLU.contains(index) { continue }
             let node = graph.nodes[index]
             let opset = opsets[node.isStandardDomain ? "" : node.domain] ?? 0
             guard let spec = OperatorRegistry.lookup(opType: node.opType, domain: node.domain, opset: opset) else {
@@ -218,19 +231,29 @@ public final class CompiledGraph: Sendable {
                 steps[at] = (producerNode, fused.kernel)
                 fusable[input] = nil
                 node.inputs.dropFirst().forEach(consumed)
-                if fused.canAbsorbMore, consumers[node.outputs[0]]?.count == 1, !graphOutputNames.contains(node.outputs[0]) {
-                    fusable[node.outputs[0]] = at
-                }
+                if fused.canAbsorbMore { registerProducer(node.outputs[0], step: at) }
                 continue
             }
+            if options.fuseKernels, let input = node.input(0), let at = siluCandidates[input],
+               let mul = KernelFusion.siluMul(sigmoid: node, index: index, graph: graph, consumers: consumers, graphOutputs: graphOutputNames),
+               let fused = KernelFusion.absorbSiLU(into: steps[at].kernel) {
+                // Sigmoid(x) and Mul(x, Sigmoid(x)) become the producer's SiLU epilogue.
+                var producerNode = steps[at].node
+                producerNode.outputs[0] = graph.nodes[mul].outputs[0]
+                steps[at] = (producerNode, fused)
+                siluCandidates[input] = nil
+                absorbedBySiLU.insert(mul)
+                continue
+            }
+            // Any other reader ends the candidacy (its weights may then be packed).
+            for name in node.inputs where siluCandidates[name] != nil { siluCandidates[name] = nil }
             steps.append((node, kernel))
             if let baking = kernel as? any BakesConstants {
                 for index in baking.bakedInputs { if let name = node.input(index) { consumed(name) } }
                 unbaked.append(steps.count - 1)
             }
-            if options.fuseKernels, KernelFusion.isProducer(kernel), node.outputs.count == 1,
-               consumers[node.outputs[0]]?.count == 1, !graphOutputNames.contains(node.outputs[0]) {
-                fusable[node.outputs[0]] = steps.count - 1
+            if options.fuseKernels, KernelFusion.isProducer(kernel), node.outputs.count == 1 {
+                registerProducer(node.outputs[0], step: steps.count - 1)
             }
             bakeClosedSteps()
         }

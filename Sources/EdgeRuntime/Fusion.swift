@@ -7,8 +7,10 @@ import EdgeKernels
 ///         W'[o] = W[o]·γ[o]/√(σ²[o]+ε),   B'[o] = (B[o] − μ[o])·γ[o]/√(σ²[o]+ε) + β[o]
 ///     Conv/Gemm → Relu | Clip | LeakyRelu | Sigmoid | HardSigmoid | HardSwish | Tanh
 ///         ⇒ the activation runs in the kernel's epilogue while the tile is in cache.
+///     Conv/Gemm → x → Sigmoid → s, Mul(x, s)   (SiLU as exporters write it, x·σ(x))
+///         ⇒ a SiLU epilogue; x is then read by exactly those two nodes.
 ///
-/// Only when the intermediate value has a single reader and is not a graph output, the weights
+/// Otherwise only when the intermediate value has a single reader and is not a graph output, the weights
 /// and BN statistics are compile-time constants, and BN is in inference mode.
 enum KernelFusion {
     static func isProducer(_ kernel: any OpKernel) -> Bool {
@@ -54,6 +56,32 @@ enum KernelFusion {
         if let gemm = producer as? GemmKernel, gemm.activation == .none {
             return (gemm.with(activation: activation), false)
         }
+        return nil
+    }
+
+    /// The index of the Mul completing x·sigmoid(x) when `sigmoid` is Sigmoid(x), x is read only
+    /// by this Sigmoid and that Mul, and neither x nor sigmoid(x) is read elsewhere or is a graph
+    /// output; else nil.
+    static func siluMul(sigmoid: Node, index: Int, graph: Graph, consumers: [String: [Int]], graphOutputs: Set<String>) -> Int? {
+        guard sigmoid.opType == "Sigmoid", sigmoid.isStandardDomain, sigmoid.outputs.count == 1,
+              let x = sigmoid.input(0), let s = sigmoid.outputs.first, !graphOutputs.contains(s), !graphOutputs.contains(x),
+              let sReaders = consumers[s], sReaders.count == 1, let xReaders = consumers[x], xReaders.count == 2 else { return nil }
+        let mul = sReaders[0]
+        let node = graph.nodes[mul]
+        guard mul != index, node.opType == "Mul", node.isStandardDomain, node.inputs.count == 2, node.outputs.count == 1,
+              Set(node.inputs) == [x, s], Set(xReaders) == [index, mul] else { return nil }
+        return mul
+    }
+
+    /// The producer with a SiLU epilogue (y = x·σ(x) on its output tile); nil when it already has
+    /// an activation.
+    static func absorbSiLU(into producer: any OpKernel) -> (any OpKernel)? {
+        if let conv = producer as? ConvKernel, conv.activation == .none {
+            let kernel = ConvKernel(fusing: conv, weights: conv.constantWeights, bias: conv.constantBias)
+            kernel.activation = .silu
+            return kernel
+        }
+        if let gemm = producer as? GemmKernel, gemm.activation == .none { return gemm.with(activation: .silu) }
         return nil
     }
 
