@@ -35,8 +35,12 @@ public enum FunctionBody {
     /// Writes an edited body back into `function`.
     public static func update(_ function: inout Function, from graph: Graph, opsetImports: [OpsetImport]) {
         var nodes: [Node] = []
+        var nodeNames = Set(graph.nodes.map(\.name))
         for (name, tensor) in graph.initializers {
-            nodes.append(Node(name: "\(name)_constant", opType: "Constant", inputs: [], outputs: [name],
+            var nodeName = "\(name)_constant"
+            while nodeNames.contains(nodeName) { nodeName += "_" }
+            nodeNames.insert(nodeName)
+            nodes.append(Node(name: nodeName, opType: "Constant", inputs: [], outputs: [name],
                               attributes: [Attribute("value", .tensor(tensor))]))
         }
         var body = graph.nodes

@@ -19,6 +19,7 @@ public enum PassRegistry {
         FuseMatMulAdd(),
         FoldTransposeIntoGemm(),
         FoldAffineIntoConv(),
+        ReduceMeanToGlobalPool(),
         FuseLayerNorm(),
         FuseGelu(),
         FuseHardSwish(),
