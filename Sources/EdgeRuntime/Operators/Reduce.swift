@@ -113,6 +113,9 @@ enum ReduceOperators {
     static func reduce(_ x: Tensor, axes: Set<Int>, keepDims: Bool, _ kind: Kind, _ c: ExecutionContext) throws -> Tensor {
         let kept = (0..<x.rank).filter { !axes.contains($0) }
         let gone = (0..<x.rank).filter { axes.contains($0) }
+        if x.dtype == .float, kind == .sum || kind == .mean, !gone.isEmpty, gone == Array((x.rank - gone.count)..<x.rank) {
+            return try sumTrailing(x, reducedAxes: gone.count, mean: kind == .mean, keepDims: keepDims, c)
+        }
         let values = try CastOperators.readFloatsOrInts(x, c)
         let strides = Shapes.strides(x.shape)
         let perm = kept + gone
@@ -158,6 +161,37 @@ enum ReduceOperators {
         }
         let out = try c.allocate(x.dtype, shape)
         try CastOperators.storeDoubles(results, into: out, c)
+        return out
+    }
+
+    /// Float sum/mean over trailing axes (squeeze-excitation and head means over H, W): each output
+    /// reads one contiguous block in place, with no copy to Double, and blocks run in parallel.
+    /// Accumulation is in Double, as on the general path, so results are the same to rounding.
+    static func sumTrailing(_ x: Tensor, reducedAxes: Int, mean: Bool, keepDims: Bool, _ c: ExecutionContext) throws -> Tensor {
+        let rank = x.rank
+        let block = Shapes.product(Array(x.shape[(rank - reducedAxes)...]))
+        let outCount = Shapes.product(Array(x.shape[..<(rank - reducedAxes)]))
+        let shape = keepDims ? x.shape.enumerated().map { $0.offset >= rank - reducedAxes ? 1 : $0.element } : Array(x.shape[..<(rank - reducedAxes)])
+        let out = try c.allocate(.float, shape)
+        let o = out.mutablePointer(Float.self)
+        let scale = mean ? 1 / Double(block) : 1
+        withExtendedLifetime(x) {
+            let p = x.pointer(Float.self)
+            c.parallelFor(outCount, grain: max(1, (1 << 15) / max(block, 1))) { range in
+                for k in range {
+                    let row = p + k * block
+                    // Four independent accumulators: the adds pipeline instead of waiting on one chain.
+                    var s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0
+                    var j = 0
+                    while j + 4 <= block {
+                        s0 += Double(row[j]); s1 += Double(row[j + 1]); s2 += Double(row[j + 2]); s3 += Double(row[j + 3])
+                        j += 4
+                    }
+                    while j < block { s0 += Double(row[j]); j += 1 }
+                    o[k] = Float(((s0 + s1) + (s2 + s3)) * scale)
+                }
+            }
+        }
         return out
     }
 
