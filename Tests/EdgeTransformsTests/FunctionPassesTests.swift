@@ -122,6 +122,25 @@ final class FunctionPassesTests: XCTestCase {
         XCTAssertEqual(r["z"]!.floatValues(), [3, -6, 1.5])
     }
 
+    func testRecursiveFunctionIsRefusedNamingItAndUndefinedReadsAreBadInput() throws {
+        let loop = Function(name: "Again", domain: Self.domain, inputs: ["a"], outputs: ["r"], nodes: [
+            Node(name: "self", opType: "Again", domain: Self.domain, inputs: ["a"], outputs: ["r"]),
+        ], opsetImports: [OpsetImport(domain: "", version: 17), OpsetImport(domain: Self.domain, version: 1)])
+        let dangling = Function(name: "Dangling", domain: Self.domain, inputs: ["a"], outputs: ["r"], nodes: [
+            Node(name: "add", opType: "Add", inputs: ["a", "nowhere"], outputs: ["r"]),
+        ], opsetImports: [OpsetImport(domain: "", version: 17)])
+        for (f, expected) in [(loop, "function 'test.local.Again'"), (dangling, "reads 'nowhere'")] {
+            let m = Model(opsetImports: [OpsetImport(domain: "", version: 17), OpsetImport(domain: Self.domain, version: 1)],
+                          graph: Graph(inputs: [T.input("x", [2])], outputs: [ValueInfo(name: "y", type: nil)], nodes: [
+                              Node(name: "call", opType: f.name, domain: Self.domain, inputs: ["x"], outputs: ["y"]),
+                          ]), functions: [f])
+            XCTAssertThrowsError(try Session(model: m)) { error in
+                XCTAssertEqual((error as? EdgeError)?.kind, .badInput)
+                XCTAssertTrue("\(error)".contains(expected), "\(error)")
+            }
+        }
+    }
+
     func testWeightsPassedByTheCallerFoldOnlyAfterInlining() throws {
         // torch's export_modules_as_functions style: the BN statistics are function inputs, so the
         // body alone cannot fold them; --inline-functions lets the fold cross the call.
