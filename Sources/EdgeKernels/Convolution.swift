@@ -1,33 +1,34 @@
-/// Convolution weights prepared once (session compile time) for `Kernels.conv`.
-/// ONNX layout in: [C_out, C_in/groups, k…]. Per group, W_g (C_out/g × K) is packed as the
-/// GEMM left operand, since output_g (C_out/g × out plane) = W_g · im2col(input_g).
-/// Depthwise 2-D weights are kept as is for the direct kernel.
-public final class ConvWeights: @unchecked Sendable {
-    // @unchecked Sendable: immutable after init.
-    public let geometry: ConvGeometry
-    let packed: [PackedMatrix]
-    let depthwise: [Float]
-    let kernels: KernelSet
+import Foundation
 
-    public init(weights: UnsafePointer<Float>, geometry g: ConvGeometry, isa: KernelISA? = nil) {
+/// Convolution weights prepared once (session compile time) for `Kernels.conv`.
+/// ONNX layout in: [C_out, C_in/groups, k…]. Forms, each built once and shared by every view
+/// re-targeted with `with(geometry:)`:
+/// - im2col GEMM: per group, W_g (C_out/g × K) packed as the GEMM left operand, since
+///   output_g (C_out/g × out plane) = W_g · im2col(input_g);
+/// - depthwise 2-D: the weights as they are, for the direct kernel;
+/// - Winograd (2-D 3×3, one group): the transformed weights per tile size, built the first time a
+///   geometry chooses that tile size (it depends on the input size, see `Winograd.choose`); the
+///   float weights are kept for that, and the im2col packing is then built only if a geometry
+///   needs it (stride or dilation > 1).
+public final class ConvWeights: @unchecked Sendable {
+    // @unchecked Sendable: `geometry`, `store` and `kernels` are immutable; the store's lazily built
+    // forms are guarded by its mutex.
+    public let geometry: ConvGeometry
+    let kernels: KernelSet
+    let store: ConvWeightStore
+
+    public init(weights: UnsafePointer<Float>, geometry g: ConvGeometry, isa: KernelISA? = nil,
+                algorithm: ConvAlgorithm = .automatic) {
         precondition(g.problem == nil, g.problem ?? "")
         geometry = g
         let ks = KernelSet.forISA(isa)
         kernels = ks
-        if g.isDepthwise2D {
-            depthwise = Array(UnsafeBufferPointer(start: weights, count: g.outChannels * g.kernelPlane))
-            packed = []
-        } else {
-            depthwise = []
-            let cog = g.outChannels / g.groups, kdim = g.reductionSize
-            packed = (0..<g.groups).map { grp in
-                PackedMatrix(packingA: weights + grp * cog * kdim, m: cog, k: kdim, lda: kdim, isa: ks.isa)
-            }
-        }
+        store = ConvWeightStore(weights: weights, geometry: g, kernels: ks, algorithm: algorithm)
     }
 
     /// Weights for the int8 path: (w − zeroPoint) as floats, exact. `zeroPoints` has one entry
-    /// (per tensor) or C_out entries (per output channel).
+    /// (per tensor) or C_out entries (per output channel). Always im2col / depthwise: Winograd's
+    /// transforms are not exact in integers.
     public convenience init(int8Weights weights: UnsafeRawPointer, signed: Bool, zeroPoints: [Int32],
                             geometry g: ConvGeometry, isa: KernelISA? = nil) {
         let count = g.outChannels * g.reductionSize
@@ -40,7 +41,7 @@ public final class ConvWeights: @unchecked Sendable {
         }
         // Depthwise 2-D keeps the direct kernel when its per-output sums stay exact (≤ 256 taps,
         // see convInt8); otherwise the geometry is lifted to 3-D so the GEMM path takes it.
-        self.init(weights: f, geometry: ConvWeights.liftedForInt8(g), isa: isa)
+        self.init(weights: f, geometry: ConvWeights.liftedForInt8(g), isa: isa, algorithm: .gemm)
     }
 
     /// The int8 path's geometry: a 2-D depthwise conv with more than 256 taps is lifted to 3-D.
@@ -53,10 +54,10 @@ public final class ConvWeights: @unchecked Sendable {
         return gg
     }
 
-    /// The same packed weights for another input size. Packing depends only on the channels,
-    /// groups, kernel size and rank, never on the spatial input size, strides, pads or
-    /// dilations, so a session packs once at compile time and re-targets the packing per input
-    /// shape without copying.
+    /// The same weights for another input size. The forms depend only on the channels, groups,
+    /// kernel size and rank (and, for Winograd, the tile size), never directly on the spatial
+    /// input size, strides, pads or dilations, so a session prepares once at compile time and
+    /// re-targets per input shape without copying.
     public func with(geometry requested: ConvGeometry) -> ConvWeights {
         // Weights packed by init(int8Weights:) for a lifted depthwise geometry stay lifted.
         let g = geometry.rank == requested.rank + 1 ? ConvWeights.liftedForInt8(requested) : requested
@@ -70,8 +71,7 @@ public final class ConvWeights: @unchecked Sendable {
 
     private init(sharing other: ConvWeights, geometry g: ConvGeometry) {
         geometry = g
-        packed = other.packed
-        depthwise = other.depthwise
+        store = other.store
         kernels = other.kernels
     }
 
@@ -81,22 +81,114 @@ public final class ConvWeights: @unchecked Sendable {
         ConvGeometry(inChannels: inChannels, outChannels: outChannels, groups: groups, inputSize: kernelSize, kernelSize: kernelSize)
     }
 
-    /// Bytes held by the packed weights.
-    public var byteCount: Int { packed.reduce(0) { $0 + $1.byteCount } + depthwise.count * 4 }
+    /// Bytes held by the forms built so far (shared by all views of these weights).
+    public var byteCount: Int { store.byteCount }
+
+    /// The algorithm `Kernels.conv` runs for this view's geometry (builds its form if needed).
+    public var algorithm: ConvAlgorithm {
+        switch store.form(for: geometry) {
+        case .winograd(let w): return .winograd(m: w.m)
+        default: return .gemm
+        }
+    }
+}
+
+/// The prepared forms of one set of conv weights (see `ConvWeights`).
+final class ConvWeightStore: @unchecked Sendable {
+    // @unchecked Sendable: `depthwise`, `float`, `algorithm` are immutable; `packed` and `winograd`
+    // are read and written only under `lock`.
+    enum Form {
+        case depthwise([Float])
+        case gemm([PackedMatrix])
+        case winograd(WinogradWeights)
+    }
+
+    let kernels: KernelSet
+    let algorithm: ConvAlgorithm
+    let cin: Int, cout: Int
+    let depthwise: [Float]?
+    /// The float weights, kept only while Winograd may still need another tile size.
+    let float: [Float]?
+    private var packed: [PackedMatrix]?
+    private var winograd: [Int: WinogradWeights] = [:]
+    private let lock = NSLock()
+
+    init(weights: UnsafePointer<Float>, geometry g: ConvGeometry, kernels ks: KernelSet, algorithm: ConvAlgorithm) {
+        kernels = ks
+        self.algorithm = algorithm
+        cin = g.inChannels; cout = g.outChannels
+        if g.isDepthwise2D {
+            depthwise = Array(UnsafeBufferPointer(start: weights, count: g.outChannels * g.kernelPlane))
+            float = nil
+            return
+        }
+        depthwise = nil
+        if algorithm != .gemm && Winograd.supports(g, ks) {
+            float = Array(UnsafeBufferPointer(start: weights, count: g.outChannels * g.reductionSize))
+        } else {
+            float = nil
+            packed = ConvWeightStore.pack(weights, g, ks)
+        }
+    }
+
+    static func pack(_ weights: UnsafePointer<Float>, _ g: ConvGeometry, _ ks: KernelSet) -> [PackedMatrix] {
+        let cog = g.outChannels / g.groups, kdim = g.reductionSize
+        return (0..<g.groups).map { grp in
+            PackedMatrix(packingA: weights + grp * cog * kdim, m: cog, k: kdim, lda: kdim, isa: ks.isa)
+        }
+    }
+
+    /// The form `geometry` runs with, built on first use.
+    func form(for g: ConvGeometry) -> Form {
+        if let depthwise { return .depthwise(depthwise) }
+        lock.lock(); defer { lock.unlock() }
+        if let float {
+            var m: Int? = nil
+            switch algorithm {
+            case .automatic: m = Winograd.choose(g, kernels)
+            case let .winograd(forced): m = Winograd.applies(g, kernels) ? forced : nil
+            case .gemm: m = nil
+            }
+            if let m {
+                if let w = winograd[m] { return .winograd(w) }
+                let w = float.withUnsafeBufferPointer {
+                    WinogradWeights(weights: $0.baseAddress!, inChannels: cin, outChannels: cout, m: m, kernels: kernels)
+                }
+                winograd[m] = w
+                return .winograd(w)
+            }
+            if packed == nil { packed = float.withUnsafeBufferPointer { ConvWeightStore.pack($0.baseAddress!, g, kernels) } }
+        }
+        return .gemm(packed!)
+    }
+
+    var byteCount: Int {
+        lock.lock(); defer { lock.unlock() }
+        return (packed?.reduce(0) { $0 + $1.byteCount } ?? 0) + winograd.values.reduce(0) { $0 + $1.byteCount }
+            + ((depthwise?.count ?? 0) + (float?.count ?? 0)) * 4
+    }
 }
 
 extension Kernels {
     /// output = activation(conv(input, weights) + bias) for `batch` images.
     /// input: batch × C_in × inputSize (contiguous), output: batch × C_out × outputSize, bias: C_out or nil.
-    /// Paths: depthwise 2-D → direct kernel; pointwise → GEMM on the input; else im2col + GEMM.
+    /// Paths: depthwise 2-D → direct kernel; 3×3 stride 1 → Winograd when its cost model wins;
+    /// pointwise → GEMM on the input; else im2col + GEMM.
     public static func conv(_ weights: ConvWeights, batch: Int = 1, input: UnsafePointer<Float>,
                             bias: UnsafePointer<Float>?, activation: Activation = .none,
                             output: UnsafeMutablePointer<Float>, pool: ThreadPool? = nil) {
         let g = weights.geometry, ks = weights.kernels
         let inImage = g.inChannels * g.inputPlane, outImage = g.outChannels * g.outputPlane
-        if g.isDepthwise2D {
-            depthwise(weights, batch: batch, input: input, bias: bias, activation: activation, output: output, pool: pool)
+        let packed: [PackedMatrix]
+        switch weights.store.form(for: g) {
+        case let .depthwise(w):
+            depthwise(w, g, ks, batch: batch, input: input, bias: bias, activation: activation, output: output, pool: pool)
             return
+        case let .winograd(w):
+            winogradConv(w, g, ks, batch: batch, input: input, bias: bias, activation: activation, output: output, pool: pool)
+            return
+        case let .gemm(p):
+            packed = p
         }
         let cig = g.inChannels / g.groups, cog = g.outChannels / g.groups
         let n = g.outputPlane, kdim = g.reductionSize
@@ -108,7 +200,7 @@ extension Kernels {
                 let b: PanelSource = g.isPointwise ? .raw(x, ld: n, trans: false)
                     : .custom(im2colPanelPacker(g, input: x, padValue: 0, nr: ks.nr))
                 let epi = Epilogue(bias: bias.map { .perRow($0 + grp * cog) } ?? .none, activation: activation)
-                GEMMDriver(ks: ks, m: cog, n: n, k: kdim, alpha: 1, a: .packed(weights.packed[grp]),
+                GEMMDriver(ks: ks, m: cog, n: n, k: kdim, alpha: 1, a: .packed(packed[grp]),
                            b: b, output: .float(y, ldc: n, beta: 0, epi), pool: pool).run()
             }
         }
@@ -124,17 +216,22 @@ extension Kernels {
         let g = weights.geometry, ks = weights.kernels
         precondition(ks.kc <= 256, "int8 exactness needs k-blocks of at most 256")
         let inImage = g.inChannels * g.inputPlane, outImage = g.outChannels * g.outputPlane
-        if g.isDepthwise2D {
+        let packed: [PackedMatrix]
+        switch weights.store.form(for: g) {
+        case let .gemm(p): packed = p
+        case let .depthwise(w):
             // Direct depthwise kernel on (x − zx) and (w − zw): ≤ 256 taps of products ≤ 65025 sum
             // to < 2²⁴, so the float result is the exact integer (pads read 0 = x_zero_point − zx).
             let count = batch * inImage, outCount = batch * outImage
             Workspace.with(floats: count + outCount) { buf in
                 bytesToFloat(input, signed: inputSigned, zeroPoint: inputZeroPoint, into: buf, count: count)
                 let y = buf + count
-                depthwise(weights, batch: batch, input: buf, bias: nil, activation: .none, output: y, pool: pool)
+                depthwise(w, g, ks, batch: batch, input: buf, bias: nil, activation: .none, output: y, pool: pool)
                 for i in 0..<outCount { output[i] = Int32(y[i]) }
             }
             return
+        case .winograd:
+            preconditionFailure("int8 weights are never transformed for Winograd (algorithm .gemm)")
         }
         let cig = g.inChannels / g.groups, cog = g.outChannels / g.groups
         let n = g.outputPlane, kdim = g.reductionSize
@@ -146,16 +243,15 @@ extension Kernels {
                 bytesToFloat(input + base, signed: inputSigned, zeroPoint: inputZeroPoint, into: xf, count: cig * g.inputPlane)
                 let b: PanelSource = g.isPointwise ? .raw(xf, ld: n, trans: false)
                     : .custom(im2colPanelPacker(g, input: xf, padValue: 0, nr: ks.nr))
-                GEMMDriver(ks: ks, m: cog, n: n, k: kdim, alpha: 1, a: .packed(weights.packed[grp]),
+                GEMMDriver(ks: ks, m: cog, n: n, k: kdim, alpha: 1, a: .packed(packed[grp]),
                            b: b,
                            output: .int32(output + img * outImage + grp * cog * n, ldc: n), pool: pool).run()
             }
         }
     }
 
-    static func depthwise(_ weights: ConvWeights, batch: Int, input: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
-                          activation: Activation, output: UnsafeMutablePointer<Float>, pool: ThreadPool?) {
-        let g = weights.geometry, ks = weights.kernels
+    static func depthwise(_ weightsArray: [Float], _ g: ConvGeometry, _ ks: KernelSet, batch: Int, input: UnsafePointer<Float>,
+                          bias: UnsafePointer<Float>?, activation: Activation, output: UnsafeMutablePointer<Float>, pool: ThreadPool?) {
         let o = g.outputSize
         let geo = [g.inputSize[0], g.inputSize[1], o[0], o[1], g.kernelSize[0], g.kernelSize[1], g.strides[0], g.strides[1],
                    g.padsBegin[0], g.padsBegin[1], g.dilations[0], g.dilations[1]]
@@ -166,7 +262,7 @@ extension Kernels {
         let channels = g.outChannels, inPlane = g.inputPlane, outPlane = o[0] * o[1], kPlane = g.kernelPlane
         let planes = batch * channels
         Workspace.with(floats: scratchCount * workers) { scratch in
-            weights.depthwise.withUnsafeBufferPointer { w in
+            weightsArray.withUnsafeBufferPointer { w in
                 let wp = w.baseAddress!
                 let body: (Int, Int) -> Void = { plane, worker in
                     let ch = plane % channels

@@ -52,6 +52,11 @@ struct KernelSet: Sendable {
                                          Int, Float, Float) -> Void
     typealias Depthwise = @Sendable ([Int], UnsafePointer<Float>, UnsafePointer<Float>, Float, UnsafeMutablePointer<Float>,
                                       UnsafeMutablePointer<Float>, Int, Float, Float) -> Void
+    /// Winograd transforms (Shared/WinogradImpl.swift): input (geometry, plane, tBegin, tEnd, dst,
+    /// panelStride) and output (geometry, src, tBegin, tEnd, plane, bias, activation code, p0, p1).
+    typealias WinogradInput = @Sendable (UnsafePointer<Int>, UnsafePointer<Float>, Int, Int, UnsafeMutablePointer<Float>, Int) -> Void
+    typealias WinogradOutput = @Sendable (UnsafePointer<Int>, UnsafePointer<Float>, Int, Int, UnsafeMutablePointer<Float>,
+                                          Float, Int, Float, Float) -> Void
     typealias ToBits = @Sendable (UnsafePointer<Float>, UnsafeMutablePointer<UInt16>, Int) -> Void
     typealias FromBits = @Sendable (UnsafePointer<UInt16>, UnsafeMutablePointer<Float>, Int) -> Void
 
@@ -68,6 +73,9 @@ struct KernelSet: Sendable {
     let floatToHalf: ToBits, halfToFloat: FromBits, floatToBFloat16: ToBits, bfloat16ToFloat: FromBits
     /// Full tile with the epilogue fused (nil where not provided).
     var tileFused: FusedTile? = nil
+    /// Winograd transforms; nil where not provided (then 3×3 convs stay on im2col).
+    var winogradInput: WinogradInput? = nil
+    var winogradOutput: WinogradOutput? = nil
 
     static let portable = KernelSet(
         isa: .portable, mr: PortableKernels.mr, nr: PortableKernels.nr, kc: 256, mc: 128, nc: 4096,
@@ -81,7 +89,8 @@ struct KernelSet: Sendable {
         tile: AVX2Kernels.tile, tile1: AVX2Kernels.tile1, tileHalf: nil, epilogueRow: AVX2Kernels.epilogueRow, epilogueBlock: AVX2Kernels.epilogueBlock,
         depthwisePlane: AVX2Kernels.depthwisePlane, depthwiseScratchCount: AVX2Kernels.depthwiseScratchCount,
         floatToHalf: AVX2Kernels.floatToHalf, halfToFloat: AVX2Kernels.halfToFloat,
-        floatToBFloat16: AVX2Kernels.floatToBFloat16, bfloat16ToFloat: AVX2Kernels.bfloat16ToFloat)
+        floatToBFloat16: AVX2Kernels.floatToBFloat16, bfloat16ToFloat: AVX2Kernels.bfloat16ToFloat,
+        winogradInput: AVX2Kernels.winogradInput, winogradOutput: AVX2Kernels.winogradOutput)
 
     static let avx512 = KernelSet(
         isa: .avx512, mr: AVX512Kernels.mr, nr: AVX512Kernels.nr, kc: 256, mc: 168, nc: 4096,
@@ -89,7 +98,8 @@ struct KernelSet: Sendable {
         depthwisePlane: AVX512Kernels.depthwisePlane, depthwiseScratchCount: AVX512Kernels.depthwiseScratchCount,
         floatToHalf: AVX512Kernels.floatToHalf, halfToFloat: AVX512Kernels.halfToFloat,
         floatToBFloat16: AVX512Kernels.floatToBFloat16, bfloat16ToFloat: AVX512Kernels.bfloat16ToFloat,
-        tileFused: AVX512Kernels.tileFused)
+        tileFused: AVX512Kernels.tileFused,
+        winogradInput: AVX512Kernels.winogradInput, winogradOutput: AVX512Kernels.winogradOutput)
 
     static func forISA(_ isa: KernelISA?) -> KernelSet {
         switch min(isa ?? .active, .detected) {

@@ -97,6 +97,15 @@ public enum AVX2Kernels {
         DepthwiseShape(ih: g[0], iw: g[1], oh: g[2], ow: g[3], kh: g[4], kw: g[5], sh: g[6], sw: g[7],
                        padTop: g[8], padLeft: g[9], dh: g[10], dw: g[11]).scratchCount
     }
+    /// Winograd input / output transforms (see Shared/WinogradImpl.swift).
+    public static func winogradInput(_ geometry: UnsafePointer<Int>, _ plane: UnsafePointer<Float>, _ tBegin: Int, _ tEnd: Int,
+                                     _ dst: UnsafeMutablePointer<Float>, _ panelStride: Int) {
+        winogradInputImpl(geometry, plane, tBegin, tEnd, dst, panelStride)
+    }
+    public static func winogradOutput(_ geometry: UnsafePointer<Int>, _ src: UnsafePointer<Float>, _ tBegin: Int, _ tEnd: Int,
+                                      _ plane: UnsafeMutablePointer<Float>, _ bias: Float, _ code: Int, _ p0: Float, _ p1: Float) {
+        winogradOutputImpl(geometry, src, tBegin, tEnd, plane, bias, code, p0, p1)
+    }
     public static func floatToHalf(_ s: UnsafePointer<Float>, _ d: UnsafeMutablePointer<UInt16>, _ n: Int) { floatToHalfImpl(s, d, n) }
     public static func halfToFloat(_ s: UnsafePointer<UInt16>, _ d: UnsafeMutablePointer<Float>, _ n: Int) { halfToFloatImpl(s, d, n) }
     public static func floatToBFloat16(_ s: UnsafePointer<Float>, _ d: UnsafeMutablePointer<UInt16>, _ n: Int) { floatToBFloat16Impl(s, d, n) }

@@ -315,15 +315,18 @@ public final class CompiledGraph: Sendable {
         self.lastUse = lastUse
         self.slotOfName = slotOfName
         self.outputTypes = graph.outputs.map { $0.tensorType?.elementType }
-        // Constant inputs that stay slots but are also held by a baking kernel (Gemm's C) are
-        // counted twice at most; the estimate is for memory reports.
-        self.heldWeightBytes = steps.reduce(0) { $0 + (($1.kernel as? any BakesConstants)?.bakedBytes ?? 0) }
-            + constants.reduce(0) { $0 + ($1.1.tensor.map { $0.dtype == .string ? 0 : $0.byteCount } ?? 0) }
     }
 
     /// Bytes of constant data this graph holds: packed kernel weights plus constant values that
     /// steps read at run time (nested subgraphs not included).
-    let heldWeightBytes: Int
+    /// Bytes of weights the graph holds: what the kernels baked (including forms they build on
+    /// first use, e.g. Winograd-transformed conv weights) plus the constants. Constant inputs
+    /// that stay slots but are also held by a baking kernel (Gemm's C) are counted twice at most;
+    /// the estimate is for memory reports.
+    var heldWeightBytes: Int {
+        steps.reduce(0) { $0 + (($1.kernel as? any BakesConstants)?.bakedBytes ?? 0) }
+            + constants.reduce(0) { $0 + ($1.1.tensor.map { $0.dtype == .string ? 0 : $0.byteCount } ?? 0) }
+    }
 
     /// Random generators are not folded: each run must draw anew.
     static func foldable(_ node: Node) -> Bool {
@@ -383,7 +386,9 @@ public final class CompiledGraph: Sendable {
             } catch let error as EdgeError {
                 throw CompiledGraph.contextualize(error, step.description)
             }
-            if Profiler.enabled { Profiler.record(step.node.opType, DispatchTime.now().uptimeNanoseconds - started) }
+            if Profiler.enabled {
+                Profiler.record(Profiler.perNode ? step.description : step.node.opType, DispatchTime.now().uptimeNanoseconds - started)
+            }
             for (k, slot) in step.outputs.enumerated() {
                 guard let slot else { continue }
                 var value = k < results.count ? results[k] : nil
@@ -437,8 +442,10 @@ final class Environment {
 
 /// Per-operator wall time, when the environment sets EDGEOPT_PROFILE: `Session.run` prints the
 /// totals of each run to stderr (a diagnostic for engine developers, off by default).
+/// EDGEOPT_PROFILE=node gives one line per node instead of per operator type.
 enum Profiler {
     static let enabled = ProcessInfo.processInfo.environment["EDGEOPT_PROFILE"] != nil
+    static let perNode = ProcessInfo.processInfo.environment["EDGEOPT_PROFILE"] == "node"
     private static let totals = Mutex<[String: (count: Int, nanoseconds: UInt64)]>([:])
 
     static func record(_ op: String, _ nanoseconds: UInt64) {

@@ -102,7 +102,15 @@ func runAll(_ config: Config) {
                  kernelSize: [7, 7], strides: [2, 2], padsBegin: [3, 3], padsEnd: [3, 3])),
         ConvCase(name: "conv resnet50-3x3 64->64 56", g: ConvGeometry(inChannels: 64, outChannels: 64, inputSize: [56, 56],
                  kernelSize: [3, 3], padsBegin: [1, 1], padsEnd: [1, 1])),
+        ConvCase(name: "conv resnet50-3x3 128->128 28", g: ConvGeometry(inChannels: 128, outChannels: 128, inputSize: [28, 28],
+                 kernelSize: [3, 3], padsBegin: [1, 1], padsEnd: [1, 1])),
         ConvCase(name: "conv resnet50-3x3 256->256 14", g: ConvGeometry(inChannels: 256, outChannels: 256, inputSize: [14, 14],
+                 kernelSize: [3, 3], padsBegin: [1, 1], padsEnd: [1, 1])),
+        ConvCase(name: "conv resnet50-3x3 512->512 7", g: ConvGeometry(inChannels: 512, outChannels: 512, inputSize: [7, 7],
+                 kernelSize: [3, 3], padsBegin: [1, 1], padsEnd: [1, 1])),
+        ConvCase(name: "conv squeezenet-3x3 16->64 55", g: ConvGeometry(inChannels: 16, outChannels: 64, inputSize: [55, 55],
+                 kernelSize: [3, 3], padsBegin: [1, 1], padsEnd: [1, 1])),
+        ConvCase(name: "conv squeezenet-3x3 48->192 13", g: ConvGeometry(inChannels: 48, outChannels: 192, inputSize: [13, 13],
                  kernelSize: [3, 3], padsBegin: [1, 1], padsEnd: [1, 1])),
         ConvCase(name: "conv resnet50-1x1 64->256 56", g: ConvGeometry(inChannels: 64, outChannels: 256, inputSize: [56, 56], kernelSize: [1, 1])),
         ConvCase(name: "conv resnet50-1x1 1024->256 14", g: ConvGeometry(inChannels: 1024, outChannels: 256, inputSize: [14, 14], kernelSize: [1, 1])),
@@ -121,9 +129,17 @@ func runAll(_ config: Config) {
         let bias = randomFloats(g.outChannels, seed: 5)
         let weights = ConvWeights(weights: w, geometry: g, isa: isa)
         var y = [Float](repeating: 0, count: g.outChannels * g.outputPlane)
+        // Direct-convolution MACs, also for Winograd (gflops is then an effective rate).
         let macs = Double(g.outChannels * g.outputPlane * g.reductionSize)
-        bench(cc.name, flops: 2 * macs, config) {
+        let suffix = weights.algorithm == .gemm ? "" : " [\(weights.algorithm)]"
+        bench(cc.name + suffix, flops: 2 * macs, config) {
             Kernels.conv(weights, input: x, bias: bias, activation: .relu, output: &y, pool: pool)
+        }
+        if weights.algorithm != .gemm {
+            let gemm = ConvWeights(weights: w, geometry: g, isa: isa, algorithm: .gemm)
+            bench(cc.name + " [gemm]", flops: 2 * macs, config) {
+                Kernels.conv(gemm, input: x, bias: bias, activation: .relu, output: &y, pool: pool)
+            }
         }
     }
 
