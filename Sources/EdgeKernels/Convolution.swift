@@ -192,17 +192,25 @@ extension Kernels {
         }
         let cig = g.inChannels / g.groups, cog = g.outChannels / g.groups
         let n = g.outputPlane, kdim = g.reductionSize
-        for img in 0..<batch {
-            for grp in 0..<g.groups {
-                let x = input + img * inImage + grp * cig * g.inputPlane
-                let y = output + img * outImage + grp * cog * n
-                // Pointwise: the input already is the K × N operand. Otherwise implicit im2col.
-                let b: PanelSource = g.isPointwise ? .raw(x, ld: n, trans: false)
-                    : .custom(im2colPanelPacker(g, input: x, padValue: 0, nr: ks.nr))
-                let epi = Epilogue(bias: bias.map { .perRow($0 + grp * cog) } ?? .none, activation: activation)
-                GEMMDriver(ks: ks, m: cog, n: n, k: kdim, alpha: 1, a: .packed(packed[grp]),
-                           b: b, output: .float(y, ldc: n, beta: 0, epi), pool: pool).run()
-            }
+        let groupGEMM = { (task: Int, pool: ThreadPool?) in
+            let img = task / g.groups, grp = task % g.groups
+            let x = input + img * inImage + grp * cig * g.inputPlane
+            let y = output + img * outImage + grp * cog * n
+            // Pointwise: the input already is the K × N operand. Otherwise implicit im2col.
+            let b: PanelSource = g.isPointwise ? .raw(x, ld: n, trans: false)
+                : .custom(im2colPanelPacker(g, input: x, padValue: 0, nr: ks.nr))
+            let epi = Epilogue(bias: bias.map { .perRow($0 + grp * cog) } ?? .none, activation: activation)
+            GEMMDriver(ks: ks, m: cog, n: n, k: kdim, alpha: 1, a: .packed(packed[grp]),
+                       b: b, output: .float(y, ldc: n, beta: 0, epi), pool: pool).run()
+        }
+        let tasks = batch * g.groups
+        if let pool, pool.threadCount > 1, g.groups > 1, tasks % pool.threadCount == 0 {
+            // Grouped conv (ShuffleNet's 1×1 layers): whole group GEMMs per thread. Each is small
+            // (a few dozen rows), so splitting one across threads costs more in hand-offs than
+            // it gains; equal counts per thread keep the split balanced.
+            pool.parallelFor(tasks) { task, _ in groupGEMM(task, nil) }
+        } else {
+            for task in 0..<tasks { groupGEMM(task, pool) }
         }
     }
 

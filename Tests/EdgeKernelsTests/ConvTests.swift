@@ -51,6 +51,14 @@ final class ConvTests: XCTestCase {
                   act: .hardSwish, isa: isa, threads: 2)
             check(ConvGeometry(inChannels: 6, outChannels: 4, groups: 2, inputSize: [5, 5], kernelSize: [1, 1]),
                   withBias: false, isa: isa)
+            // Grouped on 2 threads: whole groups per thread (tasks divisible by the threads), or
+            // each group's GEMM split across threads (3 groups).
+            check(ConvGeometry(inChannels: 24, outChannels: 44, groups: 4, inputSize: [9, 7], kernelSize: [1, 1]),
+                  act: .relu, isa: isa, threads: 2)
+            check(ConvGeometry(inChannels: 12, outChannels: 20, groups: 4, inputSize: [6, 5], kernelSize: [3, 3],
+                               strides: [2, 1], padsBegin: [1, 0], padsEnd: [0, 1]), batch: 3, isa: isa, threads: 2)
+            check(ConvGeometry(inChannels: 9, outChannels: 15, groups: 3, inputSize: [8, 8], kernelSize: [1, 1]),
+                  act: .clip(min: 0, max: 6), isa: isa, threads: 2)
             // 1×1 with stride 2 is not pointwise: goes through im2col.
             check(ConvGeometry(inChannels: 16, outChannels: 8, inputSize: [9, 9], kernelSize: [1, 1], strides: [2, 2]), isa: isa)
         }
