@@ -79,6 +79,33 @@ final class ConvTests: XCTestCase {
         }
     }
 
+    /// The dedicated 3×3 stride-1/2 depthwise kernel: rows run across the plane's row ends, so
+    /// widths around 16 and below, tiny planes, zero / asymmetric / large pads and both strides
+    /// with odd and even sizes must all match the direct loop.
+    func testDepthwise3x3AllPadsStridesAndSizes() {
+        let cases: [([Int], Int, [Int], [Int])] = [
+            ([7, 7], 1, [1, 1], [1, 1]), ([14, 14], 1, [1, 1], [1, 1]), ([112, 112], 2, [0, 0], [1, 1]),
+            ([15, 17], 2, [1, 1], [1, 1]), ([16, 33], 1, [0, 0], [0, 0]), ([9, 5], 2, [0, 1], [1, 0]),
+            ([1, 1], 1, [1, 1], [1, 1]), ([2, 2], 2, [1, 1], [1, 1]), ([3, 3], 1, [2, 2], [2, 2]),
+            ([4, 6], 2, [2, 0], [0, 2]), ([18, 1], 1, [1, 1], [1, 1]), ([1, 40], 2, [1, 1], [1, 1]),
+        ]
+        for isa in KernelISA.supported {
+            for (k, (size, stride, pb, pe)) in cases.enumerated() {
+                let g = ConvGeometry(inChannels: 5, outChannels: 5, groups: 5, inputSize: size, kernelSize: [3, 3],
+                                     strides: [stride, stride], padsBegin: pb, padsEnd: pe)
+                let acts: [Activation] = [.none, .relu, .clip(min: 0, max: 6), .hardSwish]
+                check(g, batch: k % 3 == 0 ? 2 : 1, act: acts[k % 4], withBias: k % 2 == 0, isa: isa, threads: k % 2 == 0 ? 2 : 1,
+                      seed: UInt64(40 + k))
+                // Nothing is written past the output (vector stores may run across row ends).
+                var rng = TestRandom(seed: 3)
+                let x = rng.floats(5 * g.inputPlane), w = rng.floats(5 * 9)
+                var y = [Float](repeating: -7, count: 5 * g.outputPlane + 40)
+                Kernels.conv(ConvWeights(weights: w, geometry: g, isa: isa), input: x, bias: nil, output: &y)
+                XCTAssertEqual(Array(y[(5 * g.outputPlane)...]), [Float](repeating: -7, count: 40), "\(isa) \(size) s\(stride)")
+            }
+        }
+    }
+
     func testOneAndThreeD() {
         for isa in KernelISA.supported {
             check(ConvGeometry(inChannels: 3, outChannels: 4, inputSize: [20], kernelSize: [3], strides: [2], dilations: [2],

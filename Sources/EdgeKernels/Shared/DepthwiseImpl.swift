@@ -16,7 +16,13 @@ struct DepthwiseShape {
     var wPad: Int { (ow - 1) * sw + (kw - 1) * dw + 1 }
     /// Slots per phase row, with 16 floats of slack so a vector at the tail can over-read.
     var slots: Int { (wPad + sw - 1) / sw + 16 }
-    var scratchCount: Int { hPad * sw * slots }
+    var scratchCount: Int { fast3x3?.scratchCount ?? hPad * sw * slots }
+
+    /// 3×3, stride 1 or 2 on both axes, no dilation: the dedicated kernel (Depthwise3x3Impl.swift).
+    var fast3x3: Depthwise3x3Shape? {
+        guard kh == 3 && kw == 3 && dh == 1 && dw == 1 && sh == sw && (sh == 1 || sh == 2) else { return nil }
+        return Depthwise3x3Shape(ih: ih, iw: iw, oh: oh, ow: ow, stride: sh, padTop: padTop, padLeft: padLeft)
+    }
 }
 
 @inline(__always) func depthwisePlaneImpl(
@@ -24,6 +30,10 @@ struct DepthwiseShape {
     _ output: UnsafeMutablePointer<Float>, _ scratch: UnsafeMutablePointer<Float>,
     _ code: Int, _ p0: Float, _ p1: Float
 ) {
+    if let fast = s.fast3x3 {
+        depthwise3x3PlaneImpl(fast, input, weights, bias, output, scratch, code, p0, p1)
+        return
+    }
     let slots = s.slots, sw = s.sw
     let rowStride = sw * slots
     // Fill the padded, phase-split plane.

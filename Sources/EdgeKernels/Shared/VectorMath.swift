@@ -163,6 +163,22 @@ enum ActivationCode {
     }
 }
 
+/// dst[0..<n] = src[0..<n] in 8-float vectors; a tail after at least one vector is one more vector
+/// ending at n (overlapping, same values), the rows here being a few dozen floats.
+@inline(__always) func copyShort(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, _ n: Int) {
+    @inline(__always) func copy8(_ i: Int) {
+        UnsafeMutableRawPointer(dst + i).storeBytes(of: UnsafeRawPointer(src + i).loadUnaligned(as: SIMD8<Float>.self), as: SIMD8<Float>.self)
+    }
+    if n < 8 {
+        var i = 0
+        while i < n { dst[i] = src[i]; i &+= 1 }
+        return
+    }
+    var i = 0
+    while i &+ 8 <= n { copy8(i); i &+= 8 }
+    if i < n { copy8(n &- 8) }
+}
+
 // MARK: - FP16 / BF16 conversion
 
 /// Float → IEEE binary16, round-to-nearest-even (F16C vcvtps2ph where the target has it).

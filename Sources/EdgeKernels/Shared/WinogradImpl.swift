@@ -15,28 +15,12 @@
 @inline(__always) func wload(_ p: UnsafePointer<Float>) -> VecF { UnsafeRawPointer(p).loadUnaligned(as: VecF.self) }
 @inline(__always) func wstore(_ v: VecF, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: VecF.self) }
 
-/// dst[0..<n] = src[0..<n] in 8-float vectors; a tail after at least one vector is one more vector
-/// ending at n (overlapping, same values), the rows here being a few dozen floats.
-@inline(__always) func winogradCopy(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, _ n: Int) {
-    @inline(__always) func copy8(_ i: Int) {
-        UnsafeMutableRawPointer(dst + i).storeBytes(of: UnsafeRawPointer(src + i).loadUnaligned(as: SIMD8<Float>.self), as: SIMD8<Float>.self)
-    }
-    if n < 8 {
-        var i = 0
-        while i < n { dst[i] = src[i]; i &+= 1 }
-        return
-    }
-    var i = 0
-    while i &+ 8 <= n { copy8(i); i &+= 8 }
-    if i < n { copy8(n &- 8) }
-}
-
 /// dst[0..<n] = input row `row` (nil: a padding row) at columns x0..<x0+n, 0 outside the row.
 @inline(__always) func winogradCopyRow(_ dst: UnsafeMutablePointer<Float>, _ row: UnsafePointer<Float>?, _ x0: Int, _ n: Int, _ iw: Int) {
     guard let row else { dst.update(repeating: 0, count: n); return }
     let lo = min(n, max(0, -x0)), hi = max(lo, min(n, iw &- x0))
     if lo > 0 { dst.update(repeating: 0, count: lo) }
-    if hi > lo { winogradCopy(dst + lo, row + (x0 &+ lo), hi &- lo) }
+    if hi > lo { copyShort(dst + lo, row + (x0 &+ lo), hi &- lo) }
     if n > hi { (dst + hi).update(repeating: 0, count: n &- hi) }
 }
 
@@ -226,7 +210,7 @@
                 let run = min(count &- l, tilesW &- tx)
                 let oy0 = ty &* m, ox0 = tx &* m
                 let rows = min(m, oh &- oy0), width = min(run &* m, ow &- ox0)
-                for i in 0..<rows { winogradCopy(plane + ((oy0 &+ i) &* ow &+ ox0), rowBuf + (i &* 16 &+ l) &* m, width) }
+                for i in 0..<rows { copyShort(plane + ((oy0 &+ i) &* ow &+ ox0), rowBuf + (i &* 16 &+ l) &* m, width) }
                 l &+= run; tx &+= run
                 if tx == tilesW { tx = 0; ty &+= 1 }
             }

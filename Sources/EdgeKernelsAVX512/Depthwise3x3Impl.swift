@@ -1,0 +1,1 @@
+../EdgeKernels/Shared/Depthwise3x3Impl.swift
