@@ -106,6 +106,11 @@ public enum AVX2Kernels {
                                       _ plane: UnsafeMutablePointer<Float>, _ bias: Float, _ code: Int, _ p0: Float, _ p1: Float) {
         winogradOutputImpl(geometry, src, tBegin, tEnd, plane, bias, code, p0, p1)
     }
+    /// 2-D max pooling of one plane (see Shared/MaxPoolImpl.swift).
+    public static func maxPool2D(_ geometry: UnsafePointer<Int>, _ input: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>,
+                                 _ scratch: UnsafeMutablePointer<Float>) {
+        maxPool2DPlaneImpl(geometry, input, output, scratch)
+    }
     public static func floatToHalf(_ s: UnsafePointer<Float>, _ d: UnsafeMutablePointer<UInt16>, _ n: Int) { floatToHalfImpl(s, d, n) }
     public static func halfToFloat(_ s: UnsafePointer<UInt16>, _ d: UnsafeMutablePointer<Float>, _ n: Int) { halfToFloatImpl(s, d, n) }
     public static func floatToBFloat16(_ s: UnsafePointer<Float>, _ d: UnsafeMutablePointer<UInt16>, _ n: Int) { floatToBFloat16Impl(s, d, n) }

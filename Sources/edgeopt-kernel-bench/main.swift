@@ -143,6 +143,16 @@ func runAll(_ config: Config) {
         }
     }
 
+    // 3×3 stride-2 max pooling (SqueezeNet pool1, ResNet-50 pool); "gflops" counts one op per tap.
+    for (name, c, ih, oh, pad) in [("maxpool squeezenet 64x111", 64, 111, 55, 0), ("maxpool resnet50 64x112", 64, 112, 56, 1)] {
+        let x = randomFloats(c * ih * ih, seed: 8)
+        var y = [Float](repeating: 0, count: c * oh * oh)
+        bench(name, flops: Double(c * oh * oh * 9), config) {
+            Kernels.maxPool2D(x, planes: c, ih: ih, iw: ih, oh: oh, ow: oh, kh: 3, kw: 3, sh: 2, sw: 2, padTop: pad, padLeft: pad,
+                              output: &y, pool: pool, isa: isa)
+        }
+    }
+
     // Int8 GEMM (u8 × s8 → s32), GOPS = 2·m·n·k / time.
     for n in [256, 512, 1024] {
         let a = (0..<(n * n)).map { UInt8(truncatingIfNeeded: $0 &* 2654435761 >> 7) }

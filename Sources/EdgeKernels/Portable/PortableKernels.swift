@@ -90,6 +90,11 @@ enum PortableKernels {
         DepthwiseShape(ih: g[0], iw: g[1], oh: g[2], ow: g[3], kh: g[4], kw: g[5], sh: g[6], sw: g[7],
                        padTop: g[8], padLeft: g[9], dh: g[10], dw: g[11]).scratchCount
     }
+    /// 2-D max pooling of one plane (see Shared/MaxPoolImpl.swift).
+    static func maxPool2D(_ geometry: UnsafePointer<Int>, _ input: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>,
+                                 _ scratch: UnsafeMutablePointer<Float>) {
+        maxPool2DPlaneImpl(geometry, input, output, scratch)
+    }
     static func floatToHalf(_ s: UnsafePointer<Float>, _ d: UnsafeMutablePointer<UInt16>, _ n: Int) { floatToHalfImpl(s, d, n) }
     static func halfToFloat(_ s: UnsafePointer<UInt16>, _ d: UnsafeMutablePointer<Float>, _ n: Int) { halfToFloatImpl(s, d, n) }
     static func floatToBFloat16(_ s: UnsafePointer<Float>, _ d: UnsafeMutablePointer<UInt16>, _ n: Int) { floatToBFloat16Impl(s, d, n) }

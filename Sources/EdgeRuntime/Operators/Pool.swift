@@ -1,4 +1,5 @@
 import EdgeIR
+import EdgeKernels
 import Foundation
 
 /// Pooling over NCHW tensors (1-, 2- and 3-D): MaxPool (with optional Indices), AveragePool,
@@ -60,6 +61,14 @@ final class PoolKernel: TensorKernel {
             let (ih, iw, oh, ow) = (inS[1], inS[2], outS[1], outS[2])
             let (kh, kw, sh, sw, dh, dw) = (k[1], k[2], st[1], st[2], dl[1], dl[2])
             let (ph, pw, eh, ew) = (pb[1], pb[2], pe[1], pe[2])
+            if kindIsMax && Kernels.maxPool2DSupports(strideW: sw, dilations: [dh, dw]) {
+                // Separable vectorized kernel in the ISA targets (EdgeKernels/Shared/MaxPoolImpl.swift).
+                withExtendedLifetime((x, out)) {
+                    Kernels.maxPool2D(src, planes: planes, ih: ih, iw: iw, oh: oh, ow: ow, kh: kh, kw: kw, sh: sh, sw: sw,
+                                      padTop: ph, padLeft: pw, output: dst, pool: c.kernelPool)
+                }
+                return [input.dtype == .float ? out : try CastOperators.cast(out, to: input.dtype, c)]
+            }
             func taps(_ o: Int, _ s: Int, _ p: Int, _ d: Int, _ kk: Int, _ n: Int, _ end: Int) -> (first: Int, count: Int, padded: Int) {
                 let start = o * s - p
                 var first = 0, count = 0, padded = 0
