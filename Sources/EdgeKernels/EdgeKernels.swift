@@ -44,6 +44,10 @@
 ///   `ConvTransposeGeometry.defaultOutputSize(…)` helps), `ConvTransposeWeights(weights: [C_in, C_out/g, k…], geometry:)`,
 ///   `Kernels.convTranspose(weights, batch:input:bias:activation:output:pool:)`.
 ///
+/// ## Pooling
+/// - `Kernels.maxPool2D(input, planes:ih:iw:oh:ow:kh:kw:sh:sw:padTop:padLeft:output:pool:isa:)` — MaxPool
+///   without indices when `Kernels.maxPool2DSupports(strideW:dilations:)` (sw 1 or 2, no dilation).
+///
 /// ## Integer (exact)
 /// - `Kernels.gemmInt8(m:n:k:a:aSigned:lda:aZeroPoint:b:bSigned:ldb:bZeroPoint:c:ldc:pool:isa:)` —
 ///   C(int32) = Σ (a − za)(b − zb), uint8/int8 either side, `ZeroPoint.scalar(z)` or `.perIndex(ptr)`
