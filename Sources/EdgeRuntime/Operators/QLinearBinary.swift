@@ -7,16 +7,19 @@ import EdgeIR
 ///
 /// The arithmetic is the one ONNX Runtime's MLAS kernels execute on x86-64, so that results are
 /// bit-identical, ties included:
-/// - Add (MlasQLinearAdd, its SSE2 kernel, which ONNX Runtime 1.31 runs on x86-64 for both types):
-///   with the float32 ratios rA = sA/sC, rB = sB/sC and the folded zero points
-///       fixed = Float(zc) − (rA·Float(za) + rB·Float(zb)),
-///       v = (fixed + Float(a)·rA) + Float(b)·rB,
-///   rounded half to even and saturated. Where B is constant along a contiguous run of the
-///   broadcast (a scalar B, or a B broadcast over the innermost dimensions) MLAS folds it into
-///   the constant first: v = (fixed + Float(b)·rB) + Float(a)·rA; where A is the constant one,
-///   ONNX Runtime swaps the operands (and their scales) so that it is. Both differ from the float
-///   DQ → Add → Q of the ONNX spec by one step at ties (e.g. 2,242 of 5,000 random int8 sums
-///   with scales 0.5/0.25/0.5 and zero points 3/−5/7).
+/// - Add (MlasQLinearAddU8KernelAvx2/S8KernelAvx2, what ONNX Runtime 1.31 runs on x86-64 with
+///   AVX2): with the float32 ratios rA = sA/sC, rB = sB/sC, the zero points folded into
+///       fixed = Float(zc) − fma(rA, Float(za), rB·Float(zb)),
+///   and the raw integers a, b as floats,
+///       v = fma(Float(a), rA, fma(Float(b), rB, fixed)),
+///   rounded half to even and saturated (fma: one rounding). A scalar B (or a B broadcast along a
+///   contiguous run) folds into the constant with the same fma, so the formula is unchanged; where
+///   A is the broadcast operand ONNX Runtime swaps the operands and their parameters:
+///       fixed' = Float(zc) − fma(rB, Float(zb), rA·Float(za)),  v = fma(Float(b), rB, fma(Float(a), rA, fixed')).
+///   This differs from the float DQ → Add → Q of the ONNX spec by one step at ties (measured:
+///   2,242 of 5,000 random int8 sums with scales 0.5/0.25/0.5 and zero points 3/−5/7; the fma
+///   form was told apart from the unfused one on random scales and zero points, where only it
+///   matched every value).
 /// - Mul (MlasQLinearMul, SSE2): the product of the integers is exact in int32, then
 ///       v = Float((a − za)(b − zb)) · (sA·sB/sC) + Float(zc)
 ///   (the ratio evaluated left to right in float32, zc added in float before rounding), rounded
@@ -86,7 +89,8 @@ final class QLinearBinaryKernel: TensorKernel {
                         }
                     } else {
                         let ra = sa / sc, rb = sb / sc
-                        let fixed = Float(zc) - (ra * Float(za) + rb * Float(zb))
+                        let fixed = Float(zc) - (rb * Float(zb)).addingProduct(ra, Float(za))
+                        let swapped = Float(zc) - (ra * Float(za)).addingProduct(rb, Float(zb))
                         let lo = Float(qmin), hi = Float(qmax)
                         @inline(__always) func finish(_ v: Float) -> Int32 {
                             let r = v.rounded(.toNearestOrEven)
@@ -95,15 +99,15 @@ final class QLinearBinaryKernel: TensorKernel {
                         let xa = pa.baseAddress!, xb = pb.baseAddress!, o = po.baseAddress!
                         plan.forEachRun { start, offsets, count, inner in
                             let a = xa + offsets[0], b = xb + offsets[1], y = o + start
-                            switch (inner[0] == 0 || count == 1, inner[1] == 0 || count == 1) {
-                            case (_, true):   // B constant along the run (both constant: MLAS's scalar-B call)
-                                let f = fixed + Float(b[0]) * rb
-                                for j in 0..<count { y[j] = finish(f + Float(a[j * inner[0]]) * ra) }
-                            case (true, false):  // A constant: the operands swapped
-                                let f = Float(zc) - (rb * Float(zb) + ra * Float(za)) + Float(a[0]) * ra
-                                for j in 0..<count { y[j] = finish(f + Float(b[j * inner[1]]) * rb) }
-                            default:
-                                for j in 0..<count { y[j] = finish((fixed + Float(a[j * inner[0]]) * ra) + Float(b[j * inner[1]]) * rb) }
+                            if inner[0] == 0 && inner[1] != 0 && count > 1 {
+                                // A constant along the run: operands swapped, A folded into the constant.
+                                let f = swapped.addingProduct(Float(a[0]), ra)
+                                for j in 0..<count { y[j] = finish(f.addingProduct(Float(b[j * inner[1]]), rb)) }
+                            } else {
+                                for j in 0..<count {
+                                    let t = fixed.addingProduct(Float(b[j * inner[1]]), rb)
+                                    y[j] = finish(t.addingProduct(Float(a[j * inner[0]]), ra))
+                                }
                             }
                         }
                     }
