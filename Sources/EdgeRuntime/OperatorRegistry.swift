@@ -46,6 +46,8 @@ public enum OperatorRegistry {
         QuantizationOperators.operators,
         IntegerOperators.operators,
         QLinearOperators.operators,
+        QLinearBinaryOperators.operators,
+        QLinearPoolOperators.operators,
         RecurrentOperators.operators,
         ControlFlowOperators.operators,
         SequenceOperators.operators,

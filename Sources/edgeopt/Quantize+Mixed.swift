@@ -101,7 +101,8 @@ extension QuantizeCommand {
                 if let evaluation, budgetValue != nil || labels != nil {
                     let b = budgetValue ?? AccuracyBudget(metric: .top1, limit: .absolute(100))
                     let evaluator = try MetricEvaluator(reference: source, data: evaluation, metric: b.metric, labels: labels, threads: threads)
-                    let value = try evaluator.score(converted)
+                    let (value, perOutput) = try evaluator.scores(converted)
+                    report.outputs = perOutput
                     report.metric = b.metric.rawValue
                     report.evaluation = eval
                     report.referenceValue = evaluator.referenceValue.isFinite ? evaluator.referenceValue : nil

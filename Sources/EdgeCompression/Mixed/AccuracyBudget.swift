@@ -1,7 +1,8 @@
 import EdgeIR
 import Foundation
 
-/// What an accuracy budget measures, on the model's first output over the evaluation data.
+/// What an accuracy budget measures over the evaluation data, on every float output of the model
+/// (the worst output counts; see `MetricEvaluator`).
 public enum AccuracyMetric: String, Sendable, Codable, CaseIterable {
     /// Fraction of rows whose argmax equals the label (needs labels). Reference: the float model's top-1.
     case top1

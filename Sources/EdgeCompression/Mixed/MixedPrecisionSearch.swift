@@ -54,6 +54,8 @@ public struct MixedPrecisionResult: Sendable {
     public var referenceValue: Double
     public var int8Value: Double
     public var finalValue: Double
+    /// The written model's metric per output (the budget holds the worst; see `MetricEvaluator`).
+    public var outputs: [MetricEvaluator.OutputScore] = []
     public var met: Bool
     /// How far the final model is from the budget: floor − value, in the metric's units (0 when met).
     public var shortfall: Double
@@ -112,6 +114,7 @@ public enum MixedPrecisionSearch {
             var summary: StaticQuantizationSummary
             var fp16: FP16ConversionSummary?
             var value: Double
+            var perOutput: [MetricEvaluator.OutputScore]
             var met: Bool
         }
         var best: Candidate?
@@ -147,9 +150,10 @@ public enum MixedPrecisionSearch {
                 fp16Summary = converted.summary
                 summary.weightBytesAfter = converted.summary.weightBytesAfter
             }
-            let value = try evaluator.score(m)
+            let (value, perOutput) = try evaluator.scores(m)
             let met = budget.isMet(value, reference: reference)
-            let c = Candidate(assignment: assignment, model: m, summary: summary, fp16: fp16Summary, value: value, met: met)
+            let c = Candidate(assignment: assignment, model: m, summary: summary, fp16: fp16Summary, value: value,
+                              perOutput: perOutput, met: met)
             let counts = (assignment.values.filter { $0 == .fp16 }.count, assignment.values.filter { $0 == .fp32 }.count)
             trials.append(.init(description: description, fp16Layers: counts.0, fp32Layers: counts.1,
                                 value: value.isFinite ? value : nil, met: met, seconds: Date().timeIntervalSince(t0)))
@@ -223,10 +227,12 @@ public enum MixedPrecisionSearch {
                          reason: reason(p, name: name, int8Met: int8.met, chosen: chosen.met, stoppedBy: stoppedBy,
                                         rank: rankOf[name] ?? 0, gain: gain[name], sqnr: sqnr[name], metric: budget.metric))
         }
-        return MixedPrecisionResult(model: chosen.model, quantization: chosen.summary, fp16: chosen.fp16, budget: budget,
-                                    referenceValue: reference, int8Value: int8.value, finalValue: chosen.value, met: chosen.met,
-                                    shortfall: chosen.met ? 0 : floorValue - chosen.value, layers: layers, trials: trials,
-                                    stoppedBy: chosen.met ? nil : stoppedBy, seconds: Date().timeIntervalSince(start))
+        var result = MixedPrecisionResult(model: chosen.model, quantization: chosen.summary, fp16: chosen.fp16, budget: budget,
+                                          referenceValue: reference, int8Value: int8.value, finalValue: chosen.value, met: chosen.met,
+                                          shortfall: chosen.met ? 0 : floorValue - chosen.value, layers: layers, trials: trials,
+                                          stoppedBy: chosen.met ? nil : stoppedBy, seconds: Date().timeIntervalSince(start))
+        result.outputs = chosen.perOutput
+        return result
     }
 
     /// Smallest k ≤ limit (doubling, then bisection) such that the first k layers of `order` at

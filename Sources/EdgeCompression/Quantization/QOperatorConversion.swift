@@ -46,7 +46,7 @@ enum QOperatorConversion {
 
         let moved = moveDequantizationBelowPassThrough(&m.graph, constants: constants, context: context)
         removeRequantizationIdentities(&m.graph, constants: constants)
-        let lowered = QDQLowering.lower(m)
+        let lowered = QDQLowering.lower(m, floatFusions: false, onnxRuntimeClamps: false)
         m = lowered.model
         for (name, t) in m.graph.initializers { constants[name] = t }
 

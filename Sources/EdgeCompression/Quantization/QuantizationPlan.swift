@@ -8,6 +8,11 @@ import EdgeIR
 /// constant float weights and their output quantized. The output is taken after a following
 /// Relu/Clip when that is the float result's only consumer, so that DQ → op → Relu → Q is the
 /// pattern integer engines fuse (ONNX Runtime's QDQ fusion, edgeopt's `QDQLowering`).
+/// Add, Mul and GlobalAveragePool whose data inputs are all float activations have those inputs
+/// and their output quantized (the output with its own calibrated scale), as onnxruntime's
+/// `quantize_static` does: DQ → op → Q is the pattern ONNX Runtime fuses into
+/// com.microsoft QLinearAdd / QLinearMul / QLinearGlobalAveragePool and `QDQLowering` lowers to
+/// the same kernels, so both engines run these ops on integers with the same arithmetic.
 /// With `quantizeEverything`, every float tensor a node reads (not a constant, not computed only
 /// from constants) and every graph output is quantized too.
 public struct QuantizationPlan: Sendable {
@@ -32,6 +37,8 @@ public struct QuantizationPlan: Sendable {
     public var quantizedNodes: [Int] = []
 
     public static let computeOps: Set<String> = ["Conv", "ConvTranspose", "Gemm", "MatMul"]
+    /// Ops quantized with their own output scale when all their data inputs are activations.
+    public static let integerFusedOps: Set<String> = ["Add", "Mul", "GlobalAveragePool"]
 
     public init(graph: Graph, scheme: QuantizationScheme, types: [String: TensorType], staticValues: Set<String>, excluded: Set<String> = []) {
         var constants: [String: Tensor] = [:]
@@ -68,6 +75,15 @@ public struct QuantizationPlan: Sendable {
             if scheme.quantizeEverything, node.opType != "Constant", node.opType != "QuantizeLinear", node.opType != "DequantizeLinear",
                !isFusedActivation(node) {
                 for input in node.inputs { add(input) }
+            }
+            if QuantizationPlan.integerFusedOps.contains(node.opType), node.outputs.count == 1,
+               let output = node.outputs.first, isFloatActivation(output),
+               !node.inputs.isEmpty, node.inputs.allSatisfy(isFloatActivation),
+               node.opType != "GlobalAveragePool" || (types[node.inputs[0]]?.shape?.count ?? 0) >= 3 {
+                for input in node.inputs { add(input) }
+                add(output)
+                quantizedNodes.append(index)
+                continue
             }
             guard PlanRules.isCompute(node) else { continue }
             let weightInput: Int

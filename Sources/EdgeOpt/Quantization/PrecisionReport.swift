@@ -25,6 +25,8 @@ public struct PrecisionReport: Codable, Sendable {
     public var referenceValue: Double?
     public var int8Value: Double?
     public var finalValue: Double?
+    /// The written model's metric per scored output (the worst one is `finalValue`).
+    public var outputs: [MetricEvaluator.OutputScore] = []
     public var budgetMet: Bool?
     /// floor − value in the metric's units when the budget is not met.
     public var shortfall: Double?
@@ -55,6 +57,7 @@ public struct PrecisionReport: Codable, Sendable {
         referenceValue = finite(r.referenceValue)
         int8Value = finite(r.int8Value)
         finalValue = finite(r.finalValue)
+        outputs = r.outputs
         budgetMet = r.met
         shortfall = r.met ? nil : finite(r.shortfall)
         stoppedBy = r.stoppedBy
@@ -91,7 +94,11 @@ extension PrecisionReport: RenderableReport {
             }
             rows.append(KeyValue("\(metric) (engine)", "float \(show(referenceValue))"
                                  + (int8Value != nil || (quantization != nil && metric == "sqnr") ? ", all INT8 \(show(int8Value))" : "")
-                                 + ", written \(show(finalValue)) on \(evaluation ?? "")"))
+                                 + ", written \(show(finalValue)) on \(evaluation ?? "")"
+                                 + (outputs.count > 1 ? " (worst of \(outputs.count) outputs)" : "")))
+            if outputs.count > 1 {
+                for o in outputs { rows.append(KeyValue("  output \(o.output)", "float \(show(o.reference)), written \(show(o.value))")) }
+            }
             if budget == nil {
             } else if budgetMet == true {
                 rows.append(KeyValue("result", "budget met"))

@@ -30,12 +30,13 @@ import Foundation
 /// axis 1 without, MatMul axis 1 of a 2-D weight), no block_size; Gemm has alpha = beta = 1 and
 /// transA = 0; the float result and the activation output feed only that Q and are not graph outputs.
 ///
-/// Policy for everything else (Add, Mul, AveragePool, MaxPool, GlobalAveragePool, Concat, Reshape,
+/// Add, Mul and GlobalAveragePool between DQ and Q are lowered by `QDQPoolBinaryLowering` to the
+/// com.microsoft integer operators ONNX Runtime fuses them into, with ONNX Runtime's arithmetic;
+/// a DQ → GlobalAveragePool whose result stays float becomes ai.edgeopt DequantizeGlobalAveragePool
+/// (ONNX Runtime's summation order). Everything else (AveragePool, MaxPool, Concat, Reshape,
 /// Transpose, Flatten, …): DQ → op → Q stays in float. For data-movement ops and MaxPool with equal
 /// input/output quantization this is bit-exact (DQ then Q of an integer q gives back q, since
-/// (q−z)·s/s is within one ulp of q−z); for Add/Mul/averaging it is the float reference the ONNX
-/// spec defines, which can differ by one quantization step from an integer accelerator's
-/// fixed-point approximation of the same op at rounding ties.
+/// (q−z)·s/s is within one ulp of q−z).
 public enum QDQLowering {
     /// Domain of the fused integer operators (see `QLinearOperators`).
     public static let domain = "ai.edgeopt"
@@ -46,7 +47,24 @@ public enum QDQLowering {
         public var loweredNodes: Int
     }
 
-    public static func lower(_ model: Model) -> Result {
+    /// Lowers every pattern the engine executes in integers (see the type's comment and
+    /// `QDQPoolBinaryLowering`). `floatFusions: false` leaves DQ → GlobalAveragePool with a float
+    /// result as written (QOperator output keeps such nodes standard; a session lowers them).
+    ///
+    /// `onnxRuntimeClamps` (the default, what a session uses): a Relu/Clip between the op and Q is
+    /// folded only where ONNX Runtime removes it too (ReluQuantFusion/ClipQuantFusion: the clip
+    /// bounds contain the whole quantized range, min ≤ (qmin − z)·s and max ≥ (qmax − z)·s, e.g.
+    /// Relu with z = qmin). Otherwise ONNX Runtime cannot fuse the op and runs Conv+Clip in float
+    /// before Q, so the engine leaves the nodes in float too (measured on MobileNetV2 with
+    /// `--scheme symmetric`: ONNX Runtime fuses only the 12 Convs without a ReLU6). The QOperator
+    /// conversion passes false: it folds every clamp and keeps the non-trivial ones as DQ→Clip→Q.
+    public static func lower(_ model: Model, floatFusions: Bool = true, onnxRuntimeClamps: Bool = true) -> Result {
+        let compute = lowerCompute(model, onnxRuntimeClamps: onnxRuntimeClamps)
+        let rest = QDQPoolBinaryLowering.lower(compute.model, floatFusions: floatFusions)
+        return Result(model: rest.model, loweredNodes: compute.loweredNodes + rest.loweredNodes)
+    }
+
+    static func lowerCompute(_ model: Model, onnxRuntimeClamps: Bool) -> Result {
         var graph = model.graph
         var constants: [String: Tensor] = [:]
         for (name, t) in graph.initializers { constants[name] = t }
@@ -194,6 +212,12 @@ public enum QDQLowering {
                 yZero = Tensor.scalar(UInt8(0))
             }
             if let od = q.int("output_dtype"), od != 0, od != Int64(yZero.dtype.rawValue) { continue }
+            if onnxRuntimeClamps, clipBounds.0 != nil || clipBounds.1 != nil {
+                let z = Float(yZero.dtype == .int8 ? Int(yZero.scalars(as: Int8.self)[0]) : Int(yZero.scalars(as: UInt8.self)[0]))
+                let (qmin, qmax): (Float, Float) = yZero.dtype == .int8 ? (-128, 127) : (0, 255)
+                if let lo = clipBounds.0, lo > (qmin - z) * yScale { continue }
+                if let hi = clipBounds.1, hi < (qmax - z) * yScale { continue }
+            }
 
             // Bias → int32 with scale x_scale·w_scale.
             var biasName: String? = nil
