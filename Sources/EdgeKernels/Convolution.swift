@@ -8,8 +8,8 @@ import Foundation
 /// - depthwise 2-D: the weights as they are, for the direct kernel;
 /// - Winograd (2-D 3×3, one group): the transformed weights per tile size, built the first time a
 ///   geometry chooses that tile size (it depends on the input size, see `Winograd.choose`); the
-///   float weights are kept for that, and the im2col packing is then built only if a geometry
-///   needs it (stride or dilation > 1).
+///   im2col packing is then built only if a geometry needs it (stride or dilation > 1). The float
+///   weights are dropped once a form exists; a later form is built from weights recovered from it.
 public final class ConvWeights: @unchecked Sendable {
     // @unchecked Sendable: `geometry`, `store` and `kernels` are immutable; the store's lazily built
     // forms are guarded by its mutex.
@@ -95,8 +95,8 @@ public final class ConvWeights: @unchecked Sendable {
 
 /// The prepared forms of one set of conv weights (see `ConvWeights`).
 final class ConvWeightStore: @unchecked Sendable {
-    // @unchecked Sendable: `depthwise`, `float`, `algorithm` are immutable; `packed` and `winograd`
-    // are read and written only under `lock`.
+    // @unchecked Sendable: `depthwise`, `algorithm`, `winogradCapable` are immutable; `float`,
+    // `packed` and `winograd` are read and written only under `lock`.
     enum Form {
         case depthwise([Float])
         case gemm([PackedMatrix])
@@ -107,8 +107,12 @@ final class ConvWeightStore: @unchecked Sendable {
     let algorithm: ConvAlgorithm
     let cin: Int, cout: Int
     let depthwise: [Float]?
-    /// The float weights, kept only while Winograd may still need another tile size.
-    let float: [Float]?
+    /// Winograd may run these weights (2-D 3×3, one group, an ISA with the transforms).
+    let winogradCapable: Bool
+    /// The float weights, held only until the first form is built: every form keeps all their
+    /// information (`originalWeights()` recovers them), so holding them too would cost another
+    /// copy of the weights for the session's life (ResNet-50: 45 MB of 3×3 weights).
+    private var float: [Float]?
     private var packed: [PackedMatrix]?
     private var winograd: [Int: WinogradWeights] = [:]
     private let lock = NSLock()
@@ -119,14 +123,14 @@ final class ConvWeightStore: @unchecked Sendable {
         cin = g.inChannels; cout = g.outChannels
         if g.isDepthwise2D {
             depthwise = Array(UnsafeBufferPointer(start: weights, count: g.outChannels * g.kernelPlane))
-            float = nil
+            winogradCapable = false
             return
         }
         depthwise = nil
-        if algorithm != .gemm && Winograd.supports(g, ks) {
+        winogradCapable = algorithm != .gemm && Winograd.supports(g, ks)
+        if winogradCapable {
             float = Array(UnsafeBufferPointer(start: weights, count: g.outChannels * g.reductionSize))
         } else {
-            float = nil
             packed = ConvWeightStore.pack(weights, g, ks)
         }
     }
@@ -142,7 +146,7 @@ final class ConvWeightStore: @unchecked Sendable {
     func form(for g: ConvGeometry) -> Form {
         if let depthwise { return .depthwise(depthwise) }
         lock.lock(); defer { lock.unlock() }
-        if let float {
+        if winogradCapable {
             var m: Int? = nil
             switch algorithm {
             case .automatic: m = Winograd.choose(g, kernels)
@@ -151,15 +155,36 @@ final class ConvWeightStore: @unchecked Sendable {
             }
             if let m {
                 if let w = winograd[m] { return .winograd(w) }
-                let w = float.withUnsafeBufferPointer {
+                let w = originalWeights().withUnsafeBufferPointer {
                     WinogradWeights(weights: $0.baseAddress!, inChannels: cin, outChannels: cout, m: m, kernels: kernels)
                 }
                 winograd[m] = w
+                float = nil
                 return .winograd(w)
             }
-            if packed == nil { packed = float.withUnsafeBufferPointer { ConvWeightStore.pack($0.baseAddress!, g, kernels) } }
+            if packed == nil {
+                packed = originalWeights().withUnsafeBufferPointer { ConvWeightStore.pack($0.baseAddress!, g, kernels) }
+                float = nil
+            }
         }
         return .gemm(packed!)
+    }
+
+    /// The [C_out, C_in, 3, 3] weights of a Winograd-capable store (one group): as given while no
+    /// form exists; else unpacked exactly from the im2col packing; else recovered from a
+    /// transformed form (`WinogradWeights.originalWeights`, within float rounding). Called under
+    /// `lock`.
+    private func originalWeights() -> [Float] {
+        if let float { return float }
+        if let gemm = packed?.first {
+            let k = cin * 9
+            var w = [Float](repeating: 0, count: cout * k)
+            for co in 0..<cout { for p in 0..<k { w[co * k + p] = gemm.element(co, p) } }
+            return w
+        }
+        // F(2,3)'s G has the smaller coefficients, so its inverse amplifies rounding least.
+        let source = winograd[2] ?? winograd.values.first!
+        return source.originalWeights()
     }
 
     var byteCount: Int {

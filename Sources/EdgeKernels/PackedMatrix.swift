@@ -57,6 +57,14 @@ public final class PackedMatrix: @unchecked Sendable {
 
     deinit { storage.deallocate() }
 
+    /// Element (i, p) of the logical operand (A: row i, column p; B: row p, column i), read back
+    /// from the panels (the inverse of the packing; for recovering weights, not for kernels).
+    func element(_ i: Int, _ p: Int) -> Float {
+        let k = role == .a ? cols : rows
+        let p0 = p / kc * kc, kcb = Swift.min(kc, k - p0)
+        return storage[p0 * roundedExtent + (i / panelWidth) * panelWidth * kcb + (p - p0) * panelWidth + i % panelWidth]
+    }
+
     /// Start of the panels for k-block `p0` (length `kcb`) at row/column `index` (a multiple of panelWidth).
     @inline(__always) func panels(p0: Int, kcb: Int, index: Int) -> UnsafePointer<Float> {
         UnsafePointer(storage + p0 * roundedExtent + (index / panelWidth) * panelWidth * kcb)

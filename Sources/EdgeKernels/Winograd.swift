@@ -66,6 +66,39 @@ final class WinogradWeights: @unchecked Sendable {
     }
 
     var byteCount: Int { packed.reduce(0) { $0 + $1.byteCount } }
+
+    /// The [C_out, C_in, 3, 3] weights this form was built from: U = G g Gᵀ with G (α × 3) of full
+    /// column rank, so g = P U Pᵀ exactly for P = (GᵀG)⁻¹Gᵀ, the left inverse; computed in double,
+    /// the result differs from the original weights only by U's float rounding (~1e-7 relative).
+    func originalWeights() -> [Float] {
+        let g = Winograd.gMatrix(m), a = alpha
+        // GᵀG (3 × 3), its inverse by cofactors, then P = (GᵀG)⁻¹ Gᵀ (3 × α).
+        var gtg = [Double](repeating: 0, count: 9)
+        for i in 0..<3 { for j in 0..<3 { for r in 0..<a { gtg[i * 3 + j] += g[r * 3 + i] * g[r * 3 + j] } } }
+        let inverse = Winograd.inverse3x3(gtg)
+        var p = [Double](repeating: 0, count: 3 * a)
+        for i in 0..<3 { for r in 0..<a { for j in 0..<3 { p[i * a + r] += inverse[i * 3 + j] * g[r * 3 + j] } } }
+        var w = [Float](repeating: 0, count: outChannels * inChannels * 9)
+        var u = [Double](repeating: 0, count: a * a), tmp = [Double](repeating: 0, count: 3 * a)
+        for co in 0..<outChannels {
+            for ci in 0..<inChannels {
+                for xi in 0..<(a * a) { u[xi] = Double(packed[xi].element(co, ci)) }
+                // tmp = P U (3 × α), then g = tmp Pᵀ (3 × 3).
+                for i in 0..<3 { for c in 0..<a {
+                    var s = 0.0
+                    for r in 0..<a { s += p[i * a + r] * u[r * a + c] }
+                    tmp[i * a + c] = s
+                } }
+                let out = (co * inChannels + ci) * 9
+                for i in 0..<3 { for j in 0..<3 {
+                    var s = 0.0
+                    for c in 0..<a { s += tmp[i * a + c] * p[j * a + c] }
+                    w[out + i * 3 + j] = Float(s)
+                } }
+            }
+        }
+        return w
+    }
 }
 
 enum Winograd {
@@ -78,6 +111,15 @@ enum Winograd {
                 1.0 / 24, 1.0 / 12, 1.0 / 6,
                 1.0 / 24, -1.0 / 12, 1.0 / 6,
                 0, 0, 1]
+    }
+
+    /// The inverse of a 3 × 3 row-major matrix by cofactors (for the well-conditioned GᵀG).
+    static func inverse3x3(_ m: [Double]) -> [Double] {
+        let c00 = m[4] * m[8] - m[5] * m[7], c01 = m[5] * m[6] - m[3] * m[8], c02 = m[3] * m[7] - m[4] * m[6]
+        let det = m[0] * c00 + m[1] * c01 + m[2] * c02
+        return [c00 / det, (m[2] * m[7] - m[1] * m[8]) / det, (m[1] * m[5] - m[2] * m[4]) / det,
+                c01 / det, (m[0] * m[8] - m[2] * m[6]) / det, (m[2] * m[3] - m[0] * m[5]) / det,
+                c02 / det, (m[1] * m[6] - m[0] * m[7]) / det, (m[0] * m[4] - m[1] * m[3]) / det]
     }
 
     /// Weights Winograd can take at all: 2-D 3×3, one group, on an ISA with the transforms (their

@@ -110,6 +110,39 @@ final class WinogradTests: XCTestCase {
         }
     }
 
+    /// Once a Winograd form exists the float copy is gone: forms needed later (im2col for a strided
+    /// view here; the other tile size in `testAutomaticChoiceAndRetargeting`) are built from weights
+    /// recovered from U = G g Gᵀ, which match the originals to float rounding, so their outputs
+    /// match the reference as tightly as ever.
+    func testFormsBuiltAfterTheFloatCopyIsDropped() {
+        for isa in winogradISAs {
+            for first in [2, 4] {
+                var rng = TestRandom(seed: 21)
+                let (cin, cout) = (37, 29)
+                let w = rng.floats(cout * cin * 9)
+                func geometry(_ size: Int, stride: Int = 1) -> ConvGeometry {
+                    ConvGeometry(inChannels: cin, outChannels: cout, inputSize: [size, size], kernelSize: [3, 3],
+                                 strides: [stride, stride], padsBegin: [1, 1], padsEnd: [1, 1])
+                }
+                let cw = ConvWeights(weights: w, geometry: geometry(20), isa: isa, algorithm: .winograd(m: first))
+                XCTAssertEqual(cw.algorithm, .winograd(m: first))
+                // Only the α² packed C_out × C_in matrices are held (a float copy, C_out·9·C_in floats,
+                // would break the divisibility: 29·9 is a multiple of neither 16 nor 36).
+                let alpha = first + 2
+                let transformedOnly = cw.byteCount
+                XCTAssertEqual(transformedOnly % (alpha * alpha * cin * 4), 0, "\(isa) F(\(first),3) holds more than U")
+                // A strided (im2col) view, packed from recovered weights.
+                let strided = cw.with(geometry: geometry(15, stride: 2))
+                XCTAssertEqual(strided.algorithm, .gemm)
+                let x = rng.floats(cin * 15 * 15)
+                let want = Reference.conv(strided.geometry, input: x, weights: w, bias: nil)
+                let got = run(strided, batch: 1, x: x, bias: nil, act: .none, threads: 1)
+                assertClose(got, want, rtol: 1e-5, atol: 1e-5 * Float(cin * 9).squareRoot(), "\(isa) im2col after F(\(first),3)")
+                XCTAssertGreaterThan(cw.byteCount, transformedOnly)
+            }
+        }
+    }
+
     /// The cost model: big planes take F(4,3), 7×7 planes F(2,3); strides, dilations, groups,
     /// other kernels and the int8 path stay on im2col; the float weights serve every input size.
     func testAutomaticChoiceAndRetargeting() {
