@@ -169,7 +169,7 @@ public final class CompiledGraph: Sendable {
             let open = Set(fusable.values).union(siluCandidates.values)
             unbaked.removeAll { index in
                 if open.contains(index) { return false }
-                (steps[index].kernel as? any BakesConstants)?.bake()
+                (steps[index].kernel as? any BakesConstants)?.bake(options)
                 return true
             }
         }
@@ -273,7 +273,7 @@ public final class CompiledGraph: Sendable {
             return slot(name)
         }
         // Weights are packed now, after fusion; the float originals go as each is packed.
-        for (_, kernel) in steps { (kernel as? any BakesConstants)?.bake() }
+        for (_, kernel) in steps { (kernel as? any BakesConstants)?.bake(options) }
         var stepInputs: [[Int?]] = []
         var stepOutputs: [[Int?]] = []
         for (node, kernel) in steps {

@@ -20,8 +20,8 @@ public protocol OpKernel: AnyObject, Sendable {
 protocol BakesConstants: OpKernel {
     /// Input indices whose constant values the kernel holds itself.
     var bakedInputs: [Int] { get }
-    /// Packs what the kernel holds and drops the float originals.
-    func bake()
+    /// Packs what the kernel holds (in the forms `options` allow) and drops the float originals.
+    func bake(_ options: SessionOptions)
     /// Bytes of constant data the kernel holds (packed weights, biases).
     var bakedBytes: Int { get }
 }

@@ -65,13 +65,15 @@ final class ConvKernel: TensorKernel, BakesConstants, @unchecked Sendable {
 
     /// Packs the constant weights (once, whatever the input size) and drops the float copy.
     /// Weights whose shape cannot be a convolution are left for `compute` to report.
-    func bake() {
+    func bake(_ options: SessionOptions) {
         guard packedWeights == nil, let w = constantWeights, w.rank >= 3, w.rank <= 5, group > 0 else { return }
         let kernel = Array(w.shape[2...])
         let geometry = ConvWeights.packingGeometry(inChannels: w.shape[1] * group, outChannels: w.shape[0], groups: group,
                                                    kernelSize: kernel)
         guard geometry.problem == nil else { return }
-        packedWeights = withExtendedLifetime(w) { ConvWeights(weights: w.pointer(Float.self), geometry: geometry) }
+        packedWeights = withExtendedLifetime(w) {
+            ConvWeights(weights: w.pointer(Float.self), geometry: geometry, algorithm: options.winograd ? .automatic : .gemm)
+        }
         constantWeights = nil
     }
 
@@ -142,7 +144,7 @@ final class ConvTransposeKernel: TensorKernel, BakesConstants, @unchecked Sendab
     var bakedInputs: [Int] { constantWeightShape != nil ? [1] : [] }
     var bakedBytes: Int { packedWeights?.byteCount ?? constantWeights?.byteCount ?? 0 }
 
-    func bake() {
+    func bake(_ options: SessionOptions) {
         guard packedWeights == nil, let w = constantWeights, w.rank >= 3, w.rank <= 5, group > 0, w.shape[0] % group == 0 else { return }
         let kernel = Array(w.shape[2...])
         let geometry = ConvTransposeGeometry(inChannels: w.shape[0], outChannels: w.shape[1] * group, groups: group,

@@ -44,7 +44,7 @@ final class GemmKernel: TensorKernel, BakesConstants, @unchecked Sendable {
     }
 
     var bakedInputs: [Int] { packedB != nil ? [1] : [] }
-    func bake() { if packedB != nil { constantB = nil } }
+    func bake(_ options: SessionOptions) { if packedB != nil { constantB = nil } }
     var bakedBytes: Int { (packedB?.byteCount ?? 0) + (constantC?.byteCount ?? 0) }
 
     init(_ b: KernelBuildContext) throws {
