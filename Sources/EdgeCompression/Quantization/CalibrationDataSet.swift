@@ -136,34 +136,29 @@ public struct CalibrationDataSet: Sendable {
     }
 
     static func fromArrays(_ arrays: [String: Tensor], inputs: [ValueInfo], source: String, batchSize requested: Int) throws -> CalibrationDataSet {
-        var feeds: [String: Tensor] = [:]
-        var samples: Int?
-        var fixedBatch: Int?
-        for input in inputs {
-            guard let t = arrays[input.name] else {
-                throw EdgeError.badInput("the data set has no array named '\(input.name)' for model input '\(input.name)' (arrays: \(arrays.keys.sorted().joined(separator: ", ")))", file: source)
-            }
-            try check(t, input: input, source: source, sampleAxisFree: true)
-            guard t.rank >= 1 else { throw EdgeError.badInput("array '\(input.name)' is a scalar; samples must lie along axis 0", file: source) }
-            if let s = samples, s != t.shape[0] {
-                throw EdgeError.badInput("array '\(input.name)' holds \(t.shape[0]) samples, other inputs \(s)", file: source)
-            }
-            samples = t.shape[0]
-            if let d = input.tensorType?.shape?.first?.value { fixedBatch = d }
-            feeds[input.name] = t
-        }
-        guard let n = samples, n > 0 else { throw EdgeError.badInput("the data set is empty (0 samples)", file: source) }
-        let batch = fixedBatch ?? max(1, requested)
-        if let fixedBatch, n % fixedBatch != 0 {
-            throw EdgeError.badInput("the model fixes the batch dimension to \(fixedBatch), but the data set holds \(n) samples (not a multiple)", file: source)
-        }
-        let extras = arrays.filter { feeds[$0.key] == nil }
+        let (n, batch) = try layout(of: arrays.mapValues { (dtype: $0.dtype, shape: $0.shape) }, inputs: inputs, source: source, batchSize: requested)
+        let inputNames = Set(inputs.map(\.name))
+        let feeds = arrays.filter { inputNames.contains($0.key) }
+        let extras = arrays.filter { !inputNames.contains($0.key) }
         return CalibrationDataSet(source: source, storage: .arrays(feeds, samples: n), extras: extras, batchSize: batch)
     }
 
     /// As `fromArrays`, on headers; each input's bytes are then checked once (`verify`).
     static func fromSources(_ arrays: [String: NumPyArraySource], inputs: [ValueInfo], source: String, batchSize requested: Int) throws -> CalibrationDataSet {
-        var feeds: [String: NumPyArraySource] = [:]
+        let (n, batch) = try layout(of: arrays.mapValues { (dtype: $0.dtype, shape: $0.shape) }, inputs: inputs, source: source, batchSize: requested)
+        let inputNames = Set(inputs.map(\.name))
+        let feeds = arrays.filter { inputNames.contains($0.key) }
+        for (_, s) in feeds.sorted(by: { $0.key < $1.key }) { try s.verify() }
+        var set = CalibrationDataSet(source: source, storage: .streamed(feeds, samples: n), extras: [:], batchSize: batch)
+        set.extraSources = arrays.filter { !inputNames.contains($0.key) }
+        return set
+    }
+
+    /// Checks every model input against its array (present, dtype, shape with the sample axis
+    /// free, one sample count for all) and returns the sample count and the batch size: the
+    /// model's fixed batch dimension if it has one (which must divide the count), else `requested`.
+    private static func layout(of arrays: [String: (dtype: DType, shape: [Int])], inputs: [ValueInfo], source: String,
+                               batchSize requested: Int) throws -> (samples: Int, batch: Int) {
         var samples: Int?
         var fixedBatch: Int?
         for input in inputs {
@@ -177,17 +172,12 @@ public struct CalibrationDataSet: Sendable {
             }
             samples = t.shape[0]
             if let d = input.tensorType?.shape?.first?.value { fixedBatch = d }
-            feeds[input.name] = t
         }
         guard let n = samples, n > 0 else { throw EdgeError.badInput("the data set is empty (0 samples)", file: source) }
-        let batch = fixedBatch ?? max(1, requested)
         if let fixedBatch, n % fixedBatch != 0 {
             throw EdgeError.badInput("the model fixes the batch dimension to \(fixedBatch), but the data set holds \(n) samples (not a multiple)", file: source)
         }
-        for (_, s) in feeds.sorted(by: { $0.key < $1.key }) { try s.verify() }
-        var set = CalibrationDataSet(source: source, storage: .streamed(feeds, samples: n), extras: [:], batchSize: batch)
-        set.extraSources = arrays.filter { feeds[$0.key] == nil }
-        return set
+        return (n, fixedBatch ?? max(1, requested))
     }
 
     static func fromBatches(_ batches: [[String: Tensor]], inputs: [ValueInfo], source: String) throws -> CalibrationDataSet {
