@@ -39,22 +39,3 @@ enum Workspace {
         return try body(raw.bindMemory(to: Float.self, capacity: entry.floats))
     }
 }
-
-/// Copies `n` floats with inline vector moves (the short, frequent copies of packing would
-/// otherwise each pay a memmove call).
-/// A tail of 1–7 floats after at least one full vector is copied as one more vector ending at
-/// `n`, overlapping what was already copied (same values), instead of element by element: the
-/// im2col rows of a padded conv end in such tails on every output row.
-@inline(__always) func copyFloats(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, _ n: Int) {
-    @inline(__always) func copy8(_ i: Int) {
-        UnsafeMutableRawPointer(dst + i).storeBytes(of: UnsafeRawPointer(src + i).loadUnaligned(as: SIMD8<Float>.self), as: SIMD8<Float>.self)
-    }
-    if n < 8 {
-        var i = 0
-        while i < n { dst[i] = src[i]; i &+= 1 }
-        return
-    }
-    var i = 0
-    while i &+ 8 <= n { copy8(i); i &+= 8 }
-    if i < n { copy8(n &- 8) }
-}

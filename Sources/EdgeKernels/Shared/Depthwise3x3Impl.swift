@@ -46,7 +46,7 @@ struct Depthwise3x3Shape {
             let yp = y &+ s.padTop
             let src = input + y &* s.iw
             if st == 1 {
-                copyShort(scratch + (yp &* rs &+ s.padLeft), src, xEnd)
+                copyFloats(scratch + (yp &* rs &+ s.padLeft), src, xEnd)
                 continue
             }
             let pr = yp & 1, i = yp >> 1

@@ -163,9 +163,12 @@ enum ActivationCode {
     }
 }
 
-/// dst[0..<n] = src[0..<n] in 8-float vectors; a tail after at least one vector is one more vector
-/// ending at n (overlapping, same values), the rows here being a few dozen floats.
-@inline(__always) func copyShort(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, _ n: Int) {
+/// dst[0..<n] = src[0..<n] with inline 8-float vector moves (the short, frequent copies of packing
+/// and of the conv kernels would otherwise each pay a memmove call). A tail of 1–7 floats after at
+/// least one full vector is one more vector ending at n, overlapping what was already copied (same
+/// values), instead of element by element: im2col rows of a padded conv end in such tails on every
+/// output row. (Compiled into EdgeKernels and into each ISA target.)
+@inline(__always) func copyFloats(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, _ n: Int) {
     @inline(__always) func copy8(_ i: Int) {
         UnsafeMutableRawPointer(dst + i).storeBytes(of: UnsafeRawPointer(src + i).loadUnaligned(as: SIMD8<Float>.self), as: SIMD8<Float>.self)
     }

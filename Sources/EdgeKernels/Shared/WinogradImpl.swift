@@ -20,7 +20,7 @@
     guard let row else { dst.update(repeating: 0, count: n); return }
     let lo = min(n, max(0, -x0)), hi = max(lo, min(n, iw &- x0))
     if lo > 0 { dst.update(repeating: 0, count: lo) }
-    if hi > lo { copyShort(dst + lo, row + (x0 &+ lo), hi &- lo) }
+    if hi > lo { copyFloats(dst + lo, row + (x0 &+ lo), hi &- lo) }
     if n > hi { (dst + hi).update(repeating: 0, count: n &- hi) }
 }
 
@@ -210,7 +210,7 @@
                 let run = min(count &- l, tilesW &- tx)
                 let oy0 = ty &* m, ox0 = tx &* m
                 let rows = min(m, oh &- oy0), width = min(run &* m, ow &- ox0)
-                for i in 0..<rows { copyShort(plane + ((oy0 &+ i) &* ow &+ ox0), rowBuf + (i &* 16 &+ l) &* m, width) }
+                for i in 0..<rows { copyFloats(plane + ((oy0 &+ i) &* ow &+ ox0), rowBuf + (i &* 16 &+ l) &* m, width) }
                 l &+= run; tx &+= run
                 if tx == tilesW { tx = 0; ty &+= 1 }
             }
