@@ -84,6 +84,22 @@ final class WeightOnlyQuantizerTests: XCTestCase {
 
     // MARK: GPTQ
 
+    /// `rows` inputs x ∈ ℝ^k correlated through a latent z ∈ ℝ^latent: x_c = (Σ_j z_j·mix[j, c] +
+    /// noise·ε)·gain(c), with z and ε standard normal.
+    static func correlatedRows(_ rng: inout SeededNormal, rows: Int, k: Int, mix: [Float], latent: Int, noise: Float,
+                               gain: (Int) -> Float = { _ in 1 }) -> [Float] {
+        var x = [Float](repeating: 0, count: rows * k)
+        for r in 0..<rows {
+            let z = rng.array(latent)
+            for c in 0..<k {
+                var v: Float = 0
+                for j in 0..<latent { v += z[j] * mix[j * k + c] }
+                x[r * k + c] = (v + noise * rng.next()) * gain(c)
+            }
+        }
+        return x
+    }
+
     /// On a layer whose inputs are strongly correlated (x = A z + small noise, z ∈ ℝ⁸, x ∈ ℝ^64),
     /// GPTQ's output error ‖X(W − Ŵ)‖² is well below round-to-nearest's, on the calibration inputs
     /// and on fresh inputs from the same distribution.
@@ -91,18 +107,7 @@ final class WeightOnlyQuantizerTests: XCTestCase {
         var rng = SeededNormal(seed: 3)
         let k = 64, n = 48, latent = 8
         let mix = rng.array(latent * k)
-        func sample(_ rows: Int) -> [Float] {
-            var x = [Float](repeating: 0, count: rows * k)
-            for r in 0..<rows {
-                let z = rng.array(latent)
-                for c in 0..<k {
-                    var v: Float = 0
-                    for j in 0..<latent { v += z[j] * mix[j * k + c] }
-                    x[r * k + c] = v + 0.05 * rng.next()
-                }
-            }
-            return x
-        }
+        func sample(_ rows: Int) -> [Float] { Self.correlatedRows(&rng, rows: rows, k: k, mix: mix, latent: latent, noise: 0.05) }
         func hessian(_ x: [Float], _ rows: Int) -> [Double] {
             var h = [Double](repeating: 0, count: k * k)
             for r in 0..<rows { for i in 0..<k { for j in 0..<k { h[i * k + j] += 2 * Double(x[r * k + i]) * Double(x[r * k + j]) / Double(rows) } } }
@@ -146,15 +151,7 @@ final class WeightOnlyQuantizerTests: XCTestCase {
         let k = 128, n = 32, rows = 1024, latent = 24
         let mix = rng.array(latent * k)
         let loud = Set([5, 40, 77, 101, 120])
-        var x = [Float](repeating: 0, count: rows * k)
-        for r in 0..<rows {
-            let z = rng.array(latent)
-            for c in 0..<k {
-                var v: Float = 0
-                for j in 0..<latent { v += z[j] * mix[j * k + c] }
-                x[r * k + c] = (v + 0.3 * rng.next()) * (loud.contains(c) ? 10 : 1)
-            }
-        }
+        let x = Self.correlatedRows(&rng, rows: rows, k: k, mix: mix, latent: latent, noise: 0.3) { loud.contains($0) ? 10 : 1 }
         var h = [Double](repeating: 0, count: k * k)
         HessianCollector.accumulate(&h, x, rows: rows, k: k, strideRow: k, strideCol: 1)
         for i in 0..<(k * k) { h[i] *= 2 / Double(rows) }

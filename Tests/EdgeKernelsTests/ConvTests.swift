@@ -11,11 +11,7 @@ final class ConvTests: XCTestCase {
         let x = rng.floats(batch * g.inChannels * g.inputPlane)
         let w = rng.floats(g.outChannels * g.reductionSize)
         let bias = withBias ? rng.floats(g.outChannels) : nil
-        var want = [Float]()
-        for img in 0..<batch {
-            let xi = Array(x[(img * g.inChannels * g.inputPlane)..<((img + 1) * g.inChannels * g.inputPlane)])
-            want += Reference.conv(g, input: xi, weights: w, bias: bias).map { Reference.activate($0, act) }
-        }
+        let want = Reference.conv(g, batch: batch, input: x, weights: w, bias: bias, activation: act)
         let cw = ConvWeights(weights: w, geometry: g, isa: isa)
         var y = [Float](repeating: .nan, count: batch * g.outChannels * g.outputPlane)
         if let bias {

@@ -52,6 +52,17 @@ enum Reference {
     }
 
     /// Conv over any rank via 3-D indexing; input C_in × in, weights [C_out, C_in/g, k…].
+    /// `conv` over a batch of images stored one after another, each output activated.
+    static func conv(_ g: ConvGeometry, batch: Int, input: [Float], weights: [Float], bias: [Float]?, activation: Activation) -> [Float] {
+        let plane = g.inChannels * g.inputPlane
+        var out = [Float]()
+        for img in 0..<batch {
+            let x = Array(input[(img * plane)..<((img + 1) * plane)])
+            out += conv(g, input: x, weights: weights, bias: bias).map { activate($0, activation) }
+        }
+        return out
+    }
+
     static func conv(_ g: ConvGeometry, input: [Float], weights: [Float], bias: [Float]?) -> [Float] {
         let lead = 3 - g.rank
         func ext(_ v: [Int], _ f: Int) -> [Int] { Array(repeating: f, count: lead) + v }
