@@ -48,6 +48,7 @@ public enum OperatorRegistry {
         QLinearOperators.operators,
         QLinearBinaryOperators.operators,
         QLinearPoolOperators.operators,
+        QLinearSoftmaxOperators.operators,
         RecurrentOperators.operators,
         ControlFlowOperators.operators,
         SequenceOperators.operators,

@@ -5,9 +5,11 @@ import EdgeIR
 ///
 ///   DQ(a), DQ(b) → Add | Mul → Q           ⇒ com.microsoft QLinearAdd | QLinearMul
 ///   DQ(x) → GlobalAveragePool → Q          ⇒ com.microsoft QLinearGlobalAveragePool
+///   DQ(x) → Softmax → Q                    ⇒ com.microsoft QLinearSoftmax
 ///   DQ(x) → GlobalAveragePool (float out)  ⇒ ai.edgeopt DequantizeGlobalAveragePool
 ///
-/// (kernels and their exact arithmetic: `QLinearBinaryOperators`, `QLinearPoolOperators`).
+/// (kernels and their exact arithmetic: `QLinearBinaryOperators`, `QLinearPoolOperators`,
+/// `QLinearSoftmaxOperators`). QLinearSoftmax's exp table and integer division change codes by a step.
 /// QLinearAdd's arithmetic equals the float DQ → Add → Q; QLinearMul and QLinearGlobalAveragePool
 /// requantize differently from the float ops (by one step at ties), and ONNX Runtime's float
 /// GlobalAveragePool after a DequantizeLinear sums in MLAS's four-lane order, not sequentially.
@@ -55,6 +57,17 @@ enum QDQPoolBinaryLowering {
                       let q = quantizer(of: node.outputs[0]), a.3 == b.3, b.3 == q.3 else { continue }
                 replacements[i] = Node(name: node.name, opType: "QLinear" + node.opType, domain: "com.microsoft",
                                        inputs: [a.0, a.1, a.2, b.0, b.1, b.2, q.1, q.2], outputs: [graph.nodes[q.0].outputs[0]])
+                remove.insert(q.0)
+                usesMicrosoft = true
+            case "Softmax":
+                // ONNX Runtime's unary selector: one DQ in, one Q out, same 8-bit type. The contrib
+                // op needs the Softmax opset (axis default and row extent differ before 13).
+                guard let x = dequantize(node.inputs[0]), let q = quantizer(of: node.outputs[0]), q.3 == x.3 else { continue }
+                var attributes = [Attribute("opset", .int(model.onnxOpsetVersion ?? 13))]
+                if let axis = node.int("axis") { attributes.append(Attribute("axis", .int(axis))) }
+                replacements[i] = Node(name: node.name, opType: "QLinearSoftmax", domain: "com.microsoft",
+                                       inputs: [x.0, x.1, x.2, q.1, q.2], outputs: [graph.nodes[q.0].outputs[0]],
+                                       attributes: attributes)
                 remove.insert(q.0)
                 usesMicrosoft = true
             case "GlobalAveragePool":
