@@ -45,4 +45,29 @@ final class QuantQDQPoolBinaryLoweringTests: XCTestCase {
         model.graph.outputs.append(ValueInfo(name: "s", type: nil))
         XCTAssertEqual(QDQLowering.lower(model).loweredNodes, 0)
     }
+    /// DQ → Softmax → Q becomes com.microsoft QLinearSoftmax (ONNX Runtime's lookup-table
+    /// arithmetic). Expected codes: onnxruntime 1.31 (x86-64) on this graph; the float graph
+    /// (dequantize, float Softmax, QuantizeLinear) gives 201 and 132 where onnxruntime gives 200, 131.
+    func testSoftmaxBecomesQLinearSoftmaxWithOnnxRuntimeCodes() throws {
+        var g = Graph(name: "qdq_softmax")
+        g.inputs = [ValueInfo(name: "x", tensor: TensorType(.uint8, fixed: [2, 6]))]
+        g.outputs = [ValueInfo(name: "y", type: nil)]
+        g.initializers["sx"] = .scalar(Float(0.031)); g.initializers["zx"] = .scalar(UInt8(7))
+        g.initializers["sy"] = .scalar(Float(1) / 255); g.initializers["zy"] = .scalar(UInt8(0))
+        g.nodes = [
+            Node(name: "dq", opType: "DequantizeLinear", inputs: ["x", "sx", "zx"], outputs: ["xf"]),
+            Node(name: "softmax", opType: "Softmax", inputs: ["xf"], outputs: ["p"], attributes: [Attribute("axis", .int(-1))]),
+            Node(name: "q", opType: "QuantizeLinear", inputs: ["p", "sy", "zy"], outputs: ["y"]),
+        ]
+        let model = Model(opsetImports: [OpsetImport(domain: "", version: 13)], graph: g)
+        let lowered = QDQLowering.lower(model)
+        XCTAssertEqual(lowered.model.graph.nodes.map(\.opType), ["QLinearSoftmax"])
+        XCTAssertEqual(lowered.model.graph.nodes[0].int("opset"), 13)
+
+        let x = Tensor(shape: [2, 6], scalars: [UInt8(121), 131, 193, 243, 8, 36, 210, 242, 63, 79, 222, 108])
+        let integer = try QuantTestGraph.run(model, ["x": x], integerQDQ: true)["y"]!
+        XCTAssertEqual(integer.scalars(as: UInt8.self), [5, 6, 43, 200, 0, 0, 49, 131, 1, 1, 71, 2])
+        let float = try QuantTestGraph.run(model, ["x": x], integerQDQ: false)["y"]!
+        XCTAssertEqual(float.scalars(as: UInt8.self), [5, 6, 43, 201, 0, 0, 49, 132, 1, 1, 71, 2])
+    }
 }
