@@ -97,11 +97,12 @@ def test_quantized_attention_model_is_exact_up_to_softmax(models_dir, eval_data,
     """models/digits_attention.onnx (a tiny ViT) quantized to QDQ: onnxruntime fuses every
     quantized op — Conv, Gemm, MatMul with constant weights and MatMul of two activations
     (Q·Kᵀ, P·V) into QLinearConv/QGemm/QLinearMatMul, Add/Mul into QLinearAdd/QLinearMul,
-    Softmax into QLinearSoftmax. edgeopt runs the first three as integer kernels and the rest as
-    float DQ → op → Q. Every quantized tensor before the first Softmax must be bit-identical.
-    onnxruntime's QLinearSoftmax is a lookup-table approximation (exp table in float, output
-    scale truncated to floor(1/y_scale)), not the ONNX float Softmax, so from there on values may
-    differ by quantization steps; the final top-1 agreement is printed and must stay ≥ 99 %."""
+    Softmax into QLinearSoftmax. edgeopt lowers these to the same operators (QLinearSoftmax with
+    onnxruntime's lookup-table arithmetic, see test_qlinear_softmax.py). Every quantized tensor
+    before the first Softmax must be bit-identical. After it, one softmax code of 406528 in the
+    second block differs (ORT 33, edgeopt 32 where the exact ratio gives 32.63: not a rounding
+    choice of the kernel, so not chased here), so from there on values may differ by quantization
+    steps; the final top-1 agreement is printed and must stay ≥ 99 %."""
     import onnx
     from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
