@@ -21,10 +21,13 @@ extension WeightOnlyQuantizer {
         private var hessians: [HessianCollector.Request: [Double]] = [:]
         /// Targets still to quantize per request.
         private var pending: [HessianCollector.Request: Int] = [:]
+        /// Names for the substituted weights, unused anywhere in the model.
+        private var names: NameAllocator
         private(set) var passes = 0
 
         init(model: Model, targets: [Target], options: WeightOnlyOptions) {
             self.model = model
+            names = NameAllocator(used: model.graph.allValueNames())
             for request in targets.compactMap(\.activation) { pending[request, default: 0] += 1 }
             requests = pending.keys.sorted { ($0.tensor, $0.transposed ? 1 : 0) < ($1.tensor, $1.transposed ? 1 : 0) }
             sequential = options.sequential
@@ -57,8 +60,7 @@ extension WeightOnlyQuantizer {
             guard sequential else { return }
             var tensor = Tensor(shape: weight.layout.shape, scalars: weight.dequantized())
             if target.transposed { tensor = WeightOnlyQuantizer.transposed(tensor) }
-            var name = target.weight + "__quantized"
-            while model.graph.initializers[name] != nil || model.graph.producerIndex()[name] != nil { name += "_" }
+            let name = names.fresh(target.weight + "__quantized")
             model.graph.initializers[name] = tensor
             model.graph.nodes[target.node].inputs[1] = name
 

@@ -55,29 +55,20 @@ struct FunctionInliner {
     static func key(_ f: Function) -> Key { Key(domain: f.domain, name: f.name, overload: f.overload) }
 
     let table: [Key: Function]
-    var used: Set<String>
+    var names: NameAllocator
     let maxDepth: Int
-    var counter = 0
     var expanded = Set<Key>()
 
     init(functions: [Function], used: Set<String>, maxDepth: Int) {
         var table: [Key: Function] = [:]
         for f in functions { table[FunctionInliner.key(f)] = f }
         self.table = table
-        self.used = used
-        for f in functions { self.used.formUnion(f.inputs + f.outputs + f.nodes.flatMap(\.outputs)) }
+        names = NameAllocator(used: used)
+        for f in functions { names.reserve(contentsOf: f.inputs + f.outputs + f.nodes.flatMap(\.outputs)) }
         self.maxDepth = maxDepth
     }
 
-    mutating func fresh(_ base: String) -> String {
-        var candidate = base
-        while used.contains(candidate) {
-            counter += 1
-            candidate = "\(base)__\(counter)"
-        }
-        used.insert(candidate)
-        return candidate
-    }
+    mutating func fresh(_ base: String) -> String { names.fresh(base) }
 
     func function(called node: Node) -> Function? {
         table[Key(domain: node.domain, name: node.opType, overload: node.overload)]

@@ -57,29 +57,20 @@ public final class PassContext: @unchecked Sendable {
     /// Depth of subgraph nesting being processed (0 = main graph).
     public internal(set) var depth: Int = 0
     /// Names already used anywhere in the model, so fresh names never collide.
-    private var usedNames: Set<String>
-    private var counter = 0
+    private var names: NameAllocator
 
     public init(model: Model, foldGrowthLimitBytes: Int = 64) {
         self.opset = Int(model.onnxOpsetVersion ?? 1)
         self.opsetImports = model.opsetImports
         self.foldGrowthLimitBytes = foldGrowthLimitBytes
-        self.usedNames = model.graph.allValueNames()
+        self.names = NameAllocator(used: model.graph.allValueNames())
     }
 
     /// A value or node name not used anywhere in the model, derived from `base`.
-    public func freshName(_ base: String) -> String {
-        var candidate = base
-        while usedNames.contains(candidate) {
-            counter += 1
-            candidate = "\(base)__\(counter)"
-        }
-        usedNames.insert(candidate)
-        return candidate
-    }
+    public func freshName(_ base: String) -> String { names.fresh(base) }
 
     /// Records a name a pass introduced so later fresh names avoid it.
-    public func reserve(_ name: String) { usedNames.insert(name) }
+    public func reserve(_ name: String) { names.reserve(name) }
 
     /// The version a domain is imported at, if it is.
     public func opsetVersion(domain: String) -> Int? {
