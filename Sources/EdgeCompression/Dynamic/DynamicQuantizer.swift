@@ -178,8 +178,7 @@ public enum DynamicQuantizer {
         var nodes: [Node] = []
         for (i, node) in g.nodes.enumerated() { nodes.append(contentsOf: rewritten[i] ?? [node]) }
         g.nodes = nodes
-        let cleanup = PassContext(model: Model(opsetImports: context.opsetImports, graph: g))
-        _ = try Pipeline.apply(EliminateDeadNodes(), to: &g, context: cleanup)
+        try g.removeUnread(opsetImports: context.opsetImports)
         var result = working
         result.graph = g
         result.opsetImports = context.opsetImports

@@ -130,8 +130,7 @@ enum QDQInsertion {
         }
         g.nodes = nodes
         // Float weights (initializers or Constant nodes) no longer read by anything go away.
-        let cleanup = PassContext(model: Model(opsetImports: context.opsetImports, graph: g))
-        _ = try Pipeline.apply(EliminateDeadNodes(), to: &g, context: cleanup)
+        try g.removeUnread(opsetImports: context.opsetImports)
         return Outcome(graph: g, quantizedWeights: weightCache.count, quantizedBiases: biases)
     }
 }

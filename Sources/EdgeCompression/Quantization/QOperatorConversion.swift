@@ -110,8 +110,7 @@ enum QOperatorConversion {
         if usesMicrosoft && !m.opsetImports.contains(where: { $0.domain == "com.microsoft" }) {
             m.opsetImports.append(OpsetImport(domain: "com.microsoft", version: 1))
         }
-        let cleanup = PassContext(model: m)
-        _ = try Pipeline.apply(EliminateDeadNodes(), to: &m.graph, context: cleanup)
+        try m.graph.removeUnread(opsetImports: m.opsetImports)
         return Outcome(model: m, integerNodes: integerNodes, integerPassThrough: moved, keptClamps: keptClamps)
     }
 

@@ -257,8 +257,7 @@ public enum WeightOnlyQuantizer {
         for (i, node) in g.nodes.enumerated() { nodes.append(replaced[i] ?? node) }
         g.nodes = nodes
         if usedNBits { context.requireDomain(microsoftDomain, version: 1) }
-        let cleanup = PassContext(model: Model(opsetImports: context.opsetImports, graph: g))
-        _ = try Pipeline.apply(EliminateDeadNodes(), to: &g, context: cleanup)
+        try g.removeUnread(opsetImports: context.opsetImports)
         var result = working
         result.graph = g
         result.opsetImports = context.opsetImports
