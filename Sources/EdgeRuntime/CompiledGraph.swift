@@ -31,6 +31,11 @@ public final class CompiledGraph: Sendable {
     let slotOfName: [String: Int]
     /// Declared element types of the outputs (nil where undeclared).
     let outputTypes: [DType?]
+    /// Observed values (`SessionOptions.observedTensors`, main graph only) that exist before the
+    /// first step: inputs and compile-time constants.
+    let observedAtStart: [(name: String, slot: Int)]
+    /// Observed values each step produces, reported right after it runs.
+    let observedOutputs: [[(name: String, slot: Int)]]
 
     /// Compiles `graph`. `outerScope` resolves names of enclosing graphs (nil for the main
     /// graph); it returns the compile-time constant for a name when there is one.
@@ -130,6 +135,9 @@ public final class CompiledGraph: Sendable {
         for node in graph.nodes { for name in node.inputs where !name.isEmpty { pendingReaders[name, default: 0] += 1 } }
         for node in graph.nodes { for sub in node.subgraphs { for name in sub.outerScopeReferences() { pendingReaders[name] = Int.max / 2 } } }
         for output in graph.outputs { pendingReaders[output.name] = Int.max / 2 }
+        // Observed values are pinned like graph outputs (subgraphs observe nothing).
+        let observed = outerScope == nil ? options.observedTensors : []
+        for name in observed { pendingReaders[name] = Int.max / 2 }
         func consumed(_ name: String) {
             guard !name.isEmpty, let n = pendingReaders[name] else { return }
             if n <= 1 {
@@ -150,7 +158,8 @@ public final class CompiledGraph: Sendable {
         // Producer fusion (see KernelFusion): single-consumer Conv/Gemm outputs absorb a following
         // BatchNormalization and/or activation.
         let consumers = graph.consumerIndices()
-        let graphOutputNames = Set(graph.outputs.map(\.name))
+        // Values fusion may not fuse away: graph outputs and observed values.
+        let graphOutputNames = Set(graph.outputs.map(\.name)).union(observed)
         var fusable: [String: Int] = [:]
         // Conv/Gemm outputs read by exactly two nodes: candidates for x·sigmoid(x) (SiLU), which
         // reads x twice (Sigmoid and Mul). The Mul a fused SiLU absorbs is skipped when reached.
@@ -284,6 +293,25 @@ public final class CompiledGraph: Sendable {
         for output in graph.outputs {
             graphOutputs.append((output.name, readSlot(output.name)))
         }
+        // Observed values: step outputs are reported after their step; inputs and constants
+        // (including folded node outputs) at the start of each run.
+        var observedOutputs = [[(name: String, slot: Int)]](repeating: [], count: steps.count)
+        var found = Set<String>()
+        for (i, (node, _)) in steps.enumerated() {
+            for (k, name) in node.outputs.enumerated() where observed.contains(name) && !found.contains(name) {
+                if let s = stepOutputs[i][k] { observedOutputs[i].append((name, s)); found.insert(name) }
+            }
+        }
+        var observedAtStart: [(name: String, slot: Int)] = []
+        for name in observed.sorted() where !found.contains(name) {
+            if let input = inputs.first(where: { $0.0 == name }) {
+                observedAtStart.append((name, input.1))
+            } else if constantValues[name] != nil {
+                observedAtStart.append((name, readSlot(name)))
+            } else {
+                throw EdgeError.badInput("observed tensor '\(name)' is not an input, initializer or node output of the main graph")
+            }
+        }
 
         var lastUse = [Int](repeating: -1, count: slotNames.count)
         for (i, (node, _)) in steps.enumerated() {
@@ -315,6 +343,8 @@ public final class CompiledGraph: Sendable {
         self.lastUse = lastUse
         self.slotOfName = slotOfName
         self.outputTypes = graph.outputs.map { $0.tensorType?.elementType }
+        self.observedAtStart = observedAtStart
+        self.observedOutputs = observedOutputs
     }
 
     /// Bytes of constant data this graph holds: packed kernel weights plus constant values that
@@ -357,8 +387,10 @@ public final class CompiledGraph: Sendable {
         }
     }
 
-    /// Runs the plan. `inputs` is aligned with `self.inputs`.
-    func execute(inputs feeds: [Value?], parent: Environment?, context: ExecutionContext) throws -> [Value] {
+    /// Runs the plan. `inputs` is aligned with `self.inputs`. `observer` receives each observed
+    /// tensor (see `Session.run(_:observing:)`) on this thread, while its buffer is still intact.
+    func execute(inputs feeds: [Value?], parent: Environment?, context: ExecutionContext,
+                 observer: ((String, Tensor) throws -> Void)? = nil) throws -> [Value] {
         let env = Environment(graph: self, parent: parent)
         for (slot, value) in constants { env.slots[slot] = value }
         for (k, input) in inputs.enumerated() where k < feeds.count { env.slots[input.slot] = feeds[k] }
@@ -372,6 +404,9 @@ public final class CompiledGraph: Sendable {
         context.environment = env
         defer { context.environment = previous }
         let allocator = context.allocator
+        if let observer {
+            for (name, slot) in observedAtStart { if case .tensor(let t)? = env.slots[slot] { try observer(name, t) } }
+        }
 
         for (i, step) in steps.enumerated() {
             context.currentStep = i
@@ -401,6 +436,10 @@ public final class CompiledGraph: Sendable {
                 if let allocator, allocator.isRecording, let value {
                     Environment.forEachTensor(in: value) { allocator.noteUse(of: $0.storage, until: lastUse[slot]) }
                 }
+            }
+            // Before the releases: a released slot's buffer may be reused by the next step.
+            if let observer {
+                for (name, slot) in observedOutputs[i] { if case .tensor(let t)? = env.slots[slot] { try observer(name, t) } }
             }
             for slot in step.releases { env.slots[slot] = nil }
         }

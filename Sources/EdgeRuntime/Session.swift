@@ -16,6 +16,9 @@ import Glibc
 /// plans an activation arena that later runs with those shapes reuse.
 ///
 /// A session runs one request at a time (concurrent `run` calls are serialized).
+///
+/// Intermediate values can be watched without making them graph outputs: name them in
+/// `SessionOptions.observedTensors` and run with `run(_:observing:)`.
 public final class Session: @unchecked Sendable {
     // @unchecked: the mutable plan cache is guarded by `lock`; everything else is immutable.
     public let options: SessionOptions
@@ -36,7 +39,15 @@ public final class Session: @unchecked Sendable {
         var model = model
         // Calls to model-local functions run as their bodies (attribute references bound per call).
         if !model.functions.isEmpty { model = try model.inliningLocalFunctions() }
-        if options.integerQDQ { model = QDQLowering.lower(model).model }
+        if options.integerQDQ {
+            // Observed values survive the lowering as graph outputs do: it fuses only values that
+            // nothing but the fused Q reads and that are not graph outputs.
+            let outputs = model.graph.outputs
+            let declared = Set(outputs.map(\.name))
+            model.graph.outputs += options.observedTensors.sorted().filter { !declared.contains($0) }.map { ValueInfo(name: $0, type: nil) }
+            model = QDQLowering.lower(model).model
+            model.graph.outputs = outputs
+        }
         var opsets: [String: Int] = [:]
         for entry in model.opsetImports {
             opsets[entry.domain == "ai.onnx" ? "" : entry.domain] = Int(entry.version)
@@ -82,7 +93,31 @@ public final class Session: @unchecked Sendable {
     /// Runs the model on tensor feeds and returns every graph output by name (their order is
     /// `outputNames`). Outputs that are sequences or optionals are rejected here; use `runValues`.
     public func run(_ feeds: [String: Tensor]) throws -> [String: Tensor] {
-        let values = try runValues(feeds.mapValues { Value.tensor($0) })
+        try tensors(runValues(feeds.mapValues { Value.tensor($0) }))
+    }
+
+    /// Runs the model as `run(_:)` does and, as the run goes, calls `observer` with each value
+    /// named in `options.observedTensors`: inputs and constants first, then each node output right
+    /// after its node ran, before any later node runs (each name once per run; a value that is not
+    /// a tensor, or an optional output the node did not produce, is not reported).
+    ///
+    /// The tensor is a borrowed view of the activation arena, valid only during the call: the
+    /// next node may reuse its buffer. Copy what must outlive the call (`tensor.scalars()`), and
+    /// never keep the tensor itself. The observer runs on the calling thread while the session
+    /// is locked, so it must not run this session again; an error it throws ends the run and
+    /// propagates. Observing changes no output: observed values are computed exactly as when
+    /// they are graph outputs.
+    public func run(_ feeds: [String: Tensor], observing observer: (_ name: String, _ tensor: Tensor) throws -> Void) throws -> [String: Tensor] {
+        try tensors(runValues(feeds.mapValues { Value.tensor($0) }, observing: observer))
+    }
+
+    /// `runValues(_:)` with an observer (see `run(_:observing:)`).
+    public func runValues(_ feeds: [String: Value], observing observer: (_ name: String, _ tensor: Tensor) throws -> Void) throws -> [Value] {
+        // The observer is called only during `execute`, on this thread, so it need not escape.
+        try withoutActuallyEscaping(observer) { try execute(feeds, observer: $0) }
+    }
+
+    private func tensors(_ values: [Value]) throws -> [String: Tensor] {
         var result: [String: Tensor] = [:]
         for (name, value) in zip(outputNames, values) {
             guard let t = value.tensor else {
@@ -95,6 +130,10 @@ public final class Session: @unchecked Sendable {
 
     /// Runs the model on general values; outputs in `outputNames` order.
     public func runValues(_ feeds: [String: Value]) throws -> [Value] {
+        try execute(feeds, observer: nil)
+    }
+
+    private func execute(_ feeds: [String: Value], observer: ((String, Tensor) throws -> Void)?) throws -> [Value] {
         let ordered = try checkFeeds(feeds)
         lock.lock()
         defer { lock.unlock() }
@@ -113,7 +152,7 @@ public final class Session: @unchecked Sendable {
             allocator = BufferAllocator(plan: nil, arena: nil)
         }
         let context = ExecutionContext(options: options, pool: pool, allocator: allocator)
-        let outputs = try graph.execute(inputs: ordered, parent: nil, context: context)
+        let outputs = try graph.execute(inputs: ordered, parent: nil, context: context, observer: observer)
         if Profiler.enabled { Profiler.report() }
         if let allocator, allocator.isRecording {
             let plan = allocator.makePlan()

@@ -32,6 +32,15 @@ public struct SessionOptions: Sendable, Equatable {
     /// the 3×3 weights they replace (ResNet-50 holds 156 MB instead of 99 MB); off, every conv
     /// keeps the im2col packing, the same size as its weights.
     public var winograd: Bool = true
+    /// Values of the main graph that `Session.run(_:observing:)` reports to its observer (e.g.
+    /// calibration statistics), each as soon as it exists. An observed value stays a value of its
+    /// own: compile-time fusion (Conv→BatchNormalization→activation, SiLU epilogues) and the
+    /// integer QDQ lowering do not fuse it away, as they would not fuse away a graph output. Unlike
+    /// a graph output it is neither copied out of the activation arena nor kept alive past its last
+    /// reader, so observing every activation costs no more memory than a plain run. Each name must
+    /// be an input, initializer or node output of the main graph (values inside If/Loop/Scan
+    /// bodies cannot be observed); the session rejects others when it compiles.
+    public var observedTensors: Set<String> = []
 
     public init(threads: Int? = nil, fp16: Bool = false, planBuffers: Bool = true) {
         self.threads = max(1, threads ?? SessionOptions.availableCores)
