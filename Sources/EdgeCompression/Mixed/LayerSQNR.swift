@@ -5,29 +5,34 @@ import Foundation
 /// SQNR of chosen tensors of a quantized model against the same tensors of its float model:
 /// 10·log10(Σr² / Σ(r−q)²) over the data set, in dB (+∞ when identical).
 ///
-/// Both models run with the tensors added as graph outputs (the Q/DQ insertion keeps every
-/// quantized tensor's name, so the names match). The value is the error accumulated up to that
-/// tensor, the same attribution as `edgeopt validate`'s per-layer table.
+/// Both models run observing the tensors (the Q/DQ insertion keeps every quantized tensor's name,
+/// so the names match): the float run copies its float tensors out, and the quantized run compares
+/// each of its tensors with that copy inside the observer and drops the copy. Memory: one batch's
+/// float copies of the tensors plus the engines' arenas (graph-output capture held both models'
+/// tensors and sized each arena to keep them all alive). The value is the error accumulated up to
+/// that tensor, the same attribution as `edgeopt validate`'s per-layer table.
 enum LayerSQNR {
     static func measure(float: Model, quantized: Model, tensors: [String], data: CalibrationDataSet, options: SessionOptions) throws -> [String: Double] {
-        func augmented(_ m: Model) -> Model {
-            var copy = m
-            let existing = Set(copy.graph.outputs.map(\.name))
-            for name in tensors where !existing.contains(name) { copy.graph.outputs.append(ValueInfo(name: name, type: nil)) }
-            return copy
-        }
-        let floatSession = try Session(model: augmented(float), options: options)
-        let quantSession = try Session(model: augmented(quantized), options: options)
+        var observing = options
+        observing.observedTensors = Set(tensors)
+        let floatSession = try Session(model: float, options: observing)
+        let quantSession = try Session(model: quantized, options: observing)
         var signal = [String: Double](), noise = [String: Double]()
         for feed in data.batches() {
-            let r = try floatSession.run(feed), q = try quantSession.run(feed)
-            for name in tensors {
-                guard let a = r[name], let b = q[name], a.dtype == .float, b.dtype == .float, a.shape == b.shape else { continue }
-                let x: [Float] = a.scalars(), y: [Float] = b.scalars()
+            var reference: [String: (shape: [Int], values: [Float])] = [:]
+            _ = try floatSession.run(feed) { name, a in
+                if a.dtype == .float { reference[name] = (a.shape, a.scalars()) }
+            }
+            _ = try quantSession.run(feed) { name, b in
+                guard let a = reference.removeValue(forKey: name), b.dtype == .float, a.shape == b.shape else { return }
+                let x = a.values
                 var s = 0.0, n = 0.0
-                for i in x.indices {
-                    let e = Double(x[i]) - Double(y[i])
-                    s += Double(x[i]) * Double(x[i]); n += e * e
+                b.withUnsafeBytes { raw in
+                    let y = raw.bindMemory(to: Float.self)
+                    for i in x.indices {
+                        let e = Double(x[i]) - Double(y[i])
+                        s += Double(x[i]) * Double(x[i]); n += e * e
+                    }
                 }
                 signal[name, default: 0] += s
                 noise[name, default: 0] += n

@@ -268,18 +268,17 @@ public enum StaticQuantizer {
         return (outcome, result.maxError)
     }
 
-    /// Per-channel (axis 1) maxima of `tensors` over the whole data set, by the engine.
+    /// Per-channel (axis 1) maxima of `tensors` over the whole data set, by the engine (observed
+    /// in its arena as each is computed, as `Calibrator` does).
     static func channelMaxima(_ model: Model, tensors: [String], data: CalibrationDataSet) throws -> [String: [Float]] {
         guard !tensors.isEmpty else { return [:] }
-        var augmented = model
-        let existing = Set(model.graph.outputs.map(\.name))
-        for name in tensors where !existing.contains(name) { augmented.graph.outputs.append(ValueInfo(name: name, type: nil)) }
-        let session = try Session(model: augmented)
+        var options = SessionOptions()
+        options.observedTensors = Set(tensors)
+        let session = try Session(model: model, options: options)
         var maxima: [String: [Float]] = [:]
         for feed in data.batches() {
-            let outputs = try session.run(feed)
-            for name in tensors {
-                guard let t = outputs[name], t.dtype == .float, t.rank >= 2 else { continue }
+            _ = try session.run(feed) { name, t in
+                guard t.dtype == .float, t.rank >= 2 else { return }
                 let n = t.shape[0], c = t.shape[1], plane = t.elementCount / max(n * c, 1)
                 var m = maxima[name] ?? [Float](repeating: -.infinity, count: c)
                 t.withUnsafeBytes { raw in

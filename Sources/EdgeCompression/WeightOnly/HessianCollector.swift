@@ -8,9 +8,10 @@ import Foundation
 /// reduction length of the layer that reads it; for a MatMul input [..., K] every leading index
 /// is a row; for Gemm with transA the activation is [K, M] and its columns are the rows).
 ///
-/// Intermediate tensors are captured as extra graph outputs (as `Calibrator` does). Memory: one
-/// batch of activations plus one K × K double matrix per activation (and one K × K float scratch
-/// while accumulating), flat in the sample count.
+/// Activations are observed in the engine's arena as each is computed (`Session.run(_:observing:)`,
+/// as `Calibrator` does), one at a time. Memory: the engine's arena for one batch, one copy of the
+/// activation being accumulated, and one K × K double matrix per activation (and one K × K float
+/// scratch while accumulating), flat in the sample count.
 public struct HessianCollector {
     /// What to collect: an activation and whether its reduction axis is the first (Gemm transA).
     public struct Request: Hashable, Sendable {
@@ -31,41 +32,46 @@ public struct HessianCollector {
     }
 
     public func collect(model: Model, requests: [Request], data: CalibrationDataSet) throws -> [Request: [Double]] {
-        var augmented = model
-        let existing = Set(model.graph.outputs.map(\.name)).union(model.graph.runtimeInputs.map(\.name))
-        for name in Set(requests.map(\.tensor)).sorted() where !existing.contains(name) {
-            augmented.graph.outputs.append(ValueInfo(name: name, type: nil))
-        }
-        let session = try Session(model: augmented, options: options)
+        var sessionOptions = options
+        sessionOptions.observedTensors = Set(requests.map(\.tensor))
+        let session = try Session(model: model, options: sessionOptions)
+        // Requests reading each tensor, in request order.
+        var requestsOf: [String: [Request]] = [:]
+        for request in requests { requestsOf[request.tensor, default: []].append(request) }
         let pool = ThreadPool(threads: options.threads)
         var sums: [Request: [Double]] = [:]
         var rows: [Request: Int] = [:]
+        // One request's share of a batch (`t` is the engine's borrowed view: copied by `scalars()`).
+        func accumulate(_ request: Request, _ t: Tensor) throws {
+            guard t.dtype == .float, t.rank >= 1 else {
+                throw EdgeError.unsupported("GPTQ needs a float32 activation at '\(request.tensor)', got \(t.dtype) \(t.shape)")
+            }
+            let x: [Float] = t.scalars()
+            let (n, k, strideRow, strideCol): (Int, Int, Int, Int)
+            if request.transposed {
+                guard t.rank == 2 else { throw EdgeError.unsupported("Gemm input '\(request.tensor)' has shape \(t.shape), 2-D expected") }
+                (n, k, strideRow, strideCol) = (t.shape[1], t.shape[0], 1, t.shape[1])
+            } else {
+                k = t.shape[t.rank - 1]
+                (n, strideRow, strideCol) = (k == 0 ? 0 : x.count / k, k, 1)
+            }
+            var h = sums[request] ?? [Double](repeating: 0, count: k * k)
+            guard h.count == k * k else {
+                throw EdgeError.badInput("activation '\(request.tensor)' changes its last dimension between batches (\(t.shape))")
+            }
+            HessianCollector.accumulate(&h, x, rows: n, k: k, strideRow: strideRow, strideCol: strideCol, pool: pool)
+            sums[request] = h
+            rows[request, default: 0] += n
+        }
         var done = 0
         for feed in data.batches() {
-            let outputs = try session.run(feed)
-            for request in requests {
-                guard let t = outputs[request.tensor] ?? feed[request.tensor] else {
-                    throw EdgeError.internalError("GPTQ calibration did not produce tensor '\(request.tensor)'")
-                }
-                guard t.dtype == .float, t.rank >= 1 else {
-                    throw EdgeError.unsupported("GPTQ needs a float32 activation at '\(request.tensor)', got \(t.dtype) \(t.shape)")
-                }
-                let x: [Float] = t.scalars()
-                let (n, k, strideRow, strideCol): (Int, Int, Int, Int)
-                if request.transposed {
-                    guard t.rank == 2 else { throw EdgeError.unsupported("Gemm input '\(request.tensor)' has shape \(t.shape), 2-D expected") }
-                    (n, k, strideRow, strideCol) = (t.shape[1], t.shape[0], 1, t.shape[1])
-                } else {
-                    k = t.shape[t.rank - 1]
-                    (n, strideRow, strideCol) = (k == 0 ? 0 : x.count / k, k, 1)
-                }
-                var h = sums[request] ?? [Double](repeating: 0, count: k * k)
-                guard h.count == k * k else {
-                    throw EdgeError.badInput("activation '\(request.tensor)' changes its last dimension between batches (\(t.shape))")
-                }
-                HessianCollector.accumulate(&h, x, rows: n, k: k, strideRow: strideRow, strideCol: strideCol, pool: pool)
-                sums[request] = h
-                rows[request, default: 0] += n
+            var seen = Set<String>()
+            _ = try session.run(feed) { name, t in
+                seen.insert(name)
+                for request in requestsOf[name] ?? [] { try accumulate(request, t) }
+            }
+            if let missing = requests.first(where: { !seen.contains($0.tensor) }) {
+                throw EdgeError.internalError("GPTQ calibration did not produce tensor '\(missing.tensor)'")
             }
             done += 1
             progress?(done, data.batchCount)

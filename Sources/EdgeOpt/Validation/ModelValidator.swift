@@ -77,27 +77,27 @@ public enum ModelValidator {
             var seen = Set<String>()
             layers = layers.filter { seen.insert($0).inserted }
         }
-        func augmented(_ m: Model) -> Model {
-            var copy = m
-            let existing = Set(copy.graph.outputs.map(\.name))
-            for name in layers where !existing.contains(name) { copy.graph.outputs.append(ValueInfo(name: name, type: nil)) }
-            return copy
-        }
-        let sessionOptions = options.threads.map { SessionOptions(threads: $0) } ?? SessionOptions()
-        let refSession = try Session(model: augmented(reference), options: sessionOptions)
-        let candSession = try Session(model: augmented(candidate), options: sessionOptions)
+        // Layers are observed in the engines' arenas (`Session.run(_:observing:)`): the reference
+        // run copies its layer tensors out, and the candidate run compares each of its layer
+        // tensors with that copy inside the observer, then drops the copy. One batch's copies of
+        // the reference layers are held at a time (graph-output capture held both models' layers
+        // and sized each arena to keep them all alive).
+        var sessionOptions = options.threads.map { SessionOptions(threads: $0) } ?? SessionOptions()
+        sessionOptions.observedTensors = Set(layers)
+        let refSession = try Session(model: reference, options: sessionOptions)
+        let candSession = try Session(model: candidate, options: sessionOptions)
         var outputs = [String: Accumulator](), layerStats = [String: Accumulator]()
         for (k, feed) in data.batches().enumerated() {
-            let r = try refSession.run(feed)
-            let c = try candSession.run(feed)
+            var referenceLayers: [String: Tensor] = [:]
+            let r = try refSession.run(feed) { name, t in referenceLayers[name] = ModelValidator.copy(t) }
+            let c = try candSession.run(feed) { name, b in
+                guard let a = referenceLayers.removeValue(forKey: name) else { return }
+                layerStats[name, default: Accumulator()].add(a, b, labels: nil)
+            }
             let batchLabels = labels.map { data.slice(extra: $0, batch: k).int64Values() ?? [] }
             for name in shared {
                 guard let a = r[name], let b = c[name] else { continue }
                 outputs[name, default: Accumulator()].add(a, b, labels: batchLabels)
-            }
-            for name in layers {
-                guard let a = r[name], let b = c[name] else { continue }
-                layerStats[name, default: Accumulator()].add(a, b, labels: nil)
             }
         }
         let outputMetrics = shared.compactMap { name -> ValidationReport.OutputMetrics? in
@@ -115,6 +115,12 @@ public enum ModelValidator {
         return ValidationReport(reference: names.reference, candidate: names.candidate, data: data.source, samples: data.sampleCount,
                                 labels: options.labels, outputs: outputMetrics, layers: layerMetrics,
                                 seconds: Date().timeIntervalSince(start))
+    }
+
+    /// A tensor that outlives the observer call it was given in.
+    static func copy(_ t: Tensor) -> Tensor {
+        if t.dtype == .string { return Tensor(strings: t.strings, shape: t.shape) }
+        return t.withUnsafeBytes { Tensor(dtype: t.dtype, shape: t.shape, storage: OwnedStorage(copying: $0)) }
     }
 
     /// Top-1 accuracy of one model's first output on labelled data, as the engine computes it.
