@@ -143,6 +143,45 @@ final class SessionObserverTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(capture.plannedArenaBytes, observing.plannedArenaBytes + 5 * activation)
     }
 
+    /// x → Q → DQ → Conv(DQ(w)) → c → Q → DQ → y: a session runs the Conv as one integer
+    /// QLinearConv unless c is observed, in which case c stays, as when it is a graph output.
+    func testObservedValueSurvivesIntegerQDQLowering() throws {
+        var g = Graph(name: "qdq_conv")
+        g.inputs = [ValueInfo(name: "x", tensor: TensorType(.float, fixed: [1, 2, 3, 3]))]
+        g.outputs = [ValueInfo(name: "y", type: nil)]
+        g.initializers["xs"] = .scalar(Float(0.05)); g.initializers["xz"] = .scalar(UInt8(128))
+        g.initializers["wq"] = Tensor(shape: [2, 2, 1, 1], scalars: [Int8(3), -2, 7, 1])
+        g.initializers["ws"] = Tensor(shape: [2], scalars: [Float(0.5), 0.25])
+        g.initializers["wz"] = Tensor(shape: [2], scalars: [Int8(0), 0])
+        g.initializers["ys"] = .scalar(Float(0.1)); g.initializers["yz"] = .scalar(UInt8(120))
+        g.nodes = [
+            Node(name: "qx", opType: "QuantizeLinear", inputs: ["x", "xs", "xz"], outputs: ["xq"]),
+            Node(name: "dqx", opType: "DequantizeLinear", inputs: ["xq", "xs", "xz"], outputs: ["xf"]),
+            Node(name: "dqw", opType: "DequantizeLinear", inputs: ["wq", "ws", "wz"], outputs: ["wf"], attributes: [Attribute("axis", .int(0))]),
+            Node(name: "conv", opType: "Conv", inputs: ["xf", "wf"], outputs: ["c"]),
+            Node(name: "qy", opType: "QuantizeLinear", inputs: ["c", "ys", "yz"], outputs: ["yq"]),
+            Node(name: "dqy", opType: "DequantizeLinear", inputs: ["yq", "ys", "yz"], outputs: ["y"]),
+        ]
+        let m = Model(opsetImports: [OpsetImport(domain: "", version: 13)], graph: g)
+        XCTAssertTrue(try Session(model: m, options: SessionOptions(threads: 1)).graph.steps.map(\.node.opType).contains("QLinearConv"))
+        var options = SessionOptions(threads: 1)
+        options.observedTensors = ["c", "xf"]
+        let observing = try Session(model: m, options: options)
+        XCTAssertEqual(observing.graph.steps.map(\.node.opType).filter { $0.hasPrefix("QLinear") || $0 == "Conv" }, ["Conv"])
+        var captureModel = m
+        captureModel.graph.outputs += [ValueInfo(name: "c", type: nil), ValueInfo(name: "xf", type: nil)]
+        let capture = try Session(model: captureModel, options: SessionOptions(threads: 1))
+        var r = SplitMix64(seed: 9)
+        let feed = ["x": Tensor(shape: [1, 2, 3, 3], scalars: (0..<18).map { _ in r.nextFloat() * 6 - 3 })]
+        var seen: [String: [UInt32]] = [:]
+        let y = try observing.run(feed) { name, t in seen[name] = bits(t) }
+        let captured = try capture.run(feed)
+        XCTAssertEqual(seen["c"], bits(captured["c"]!))
+        XCTAssertEqual(seen["xf"], bits(captured["xf"]!))
+        XCTAssertEqual(bits(y["y"]!), bits(captured["y"]!))
+        XCTAssertEqual(observing.outputNames, ["y"])
+    }
+
     func testUnknownObservedNameIsRejected() {
         var options = SessionOptions(threads: 1)
         options.observedTensors = ["c", "nowhere"]
