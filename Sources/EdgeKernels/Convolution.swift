@@ -223,7 +223,7 @@ extension Kernels {
             let y = output + img * outImage + grp * cog * n
             // Pointwise: the input already is the K × N operand. Otherwise implicit im2col.
             let b: PanelSource = g.isPointwise ? .raw(x, ld: n, trans: false)
-                : .custom(im2colPanelPacker(g, input: x, padValue: 0, nr: ks.nr))
+                : .custom(im2colPanelPacker(g, input: x, padValue: 0, kernels: ks))
             let epi = Epilogue(bias: bias.map { .perRow($0 + grp * cog) } ?? .none, activation: activation)
             GEMMDriver(ks: ks, m: cog, n: n, k: kdim, alpha: 1, a: .packed(packed[grp]),
                        b: b, output: .float(y, ldc: n, beta: 0, epi), pool: pool).run()
@@ -275,7 +275,7 @@ extension Kernels {
                 let base = img * inImage + grp * cig * g.inputPlane
                 bytesToFloat(input + base, signed: inputSigned, zeroPoint: inputZeroPoint, into: xf, count: cig * g.inputPlane)
                 let b: PanelSource = g.isPointwise ? .raw(xf, ld: n, trans: false)
-                    : .custom(im2colPanelPacker(g, input: xf, padValue: 0, nr: ks.nr))
+                    : .custom(im2colPanelPacker(g, input: xf, padValue: 0, kernels: ks))
                 GEMMDriver(ks: ks, m: cog, n: n, k: kdim, alpha: 1, a: .packed(packed[grp]),
                            b: b,
                            output: .int32(output + img * outImage + grp * cog * n, ldc: n), pool: pool).run()

@@ -230,6 +230,11 @@ public enum AVX512Kernels {
                                       _ plane: UnsafeMutablePointer<Float>, _ bias: Float, _ code: Int, _ p0: Float, _ p1: Float) {
         winogradOutputImpl(geometry, src, tBegin, tEnd, plane, bias, code, p0, p1)
     }
+    /// Implicit im2col panels (see Shared/Im2ColImpl.swift).
+    public static func im2colPanels(_ geometry: UnsafePointer<Int>, _ input: UnsafePointer<Float>, _ padValue: Float, _ nr: Int,
+                                    _ p0: Int, _ kcb: Int, _ j0: Int, _ cols: Int, _ dst: UnsafeMutablePointer<Float>) {
+        im2colPanelsImpl(geometry, input, padValue, nr, p0, kcb, j0, cols, dst)
+    }
     /// 2-D max pooling of one plane (see Shared/MaxPoolImpl.swift).
     public static func maxPool2D(_ geometry: UnsafePointer<Int>, _ input: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>,
                                  _ scratch: UnsafeMutablePointer<Float>) {

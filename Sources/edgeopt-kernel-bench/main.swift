@@ -100,6 +100,12 @@ func runAll(_ config: Config) {
     let convs: [ConvCase] = [
         ConvCase(name: "conv resnet50-conv1 7x7s2 3->64 224", g: ConvGeometry(inChannels: 3, outChannels: 64, inputSize: [224, 224],
                  kernelSize: [7, 7], strides: [2, 2], padsBegin: [3, 3], padsEnd: [3, 3])),
+        ConvCase(name: "conv squeezenet-conv1 3x3s2 3->64 224", g: ConvGeometry(inChannels: 3, outChannels: 64, inputSize: [224, 224],
+                 kernelSize: [3, 3], strides: [2, 2])),
+        ConvCase(name: "conv shufflenet-conv1 3x3s2 3->24 224", g: ConvGeometry(inChannels: 3, outChannels: 24, inputSize: [224, 224],
+                 kernelSize: [3, 3], strides: [2, 2], padsBegin: [1, 1], padsEnd: [1, 1])),
+        ConvCase(name: "conv mobilenetv2-conv1 3x3s2 3->32 224", g: ConvGeometry(inChannels: 3, outChannels: 32, inputSize: [224, 224],
+                 kernelSize: [3, 3], strides: [2, 2], padsBegin: [1, 1], padsEnd: [1, 1])),
         ConvCase(name: "conv resnet50-3x3 64->64 56", g: ConvGeometry(inChannels: 64, outChannels: 64, inputSize: [56, 56],
                  kernelSize: [3, 3], padsBegin: [1, 1], padsEnd: [1, 1])),
         ConvCase(name: "conv resnet50-3x3 128->128 28", g: ConvGeometry(inChannels: 128, outChannels: 128, inputSize: [28, 28],

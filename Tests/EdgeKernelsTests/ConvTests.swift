@@ -39,6 +39,24 @@ final class ConvTests: XCTestCase {
         }
     }
 
+    /// First layers of SqueezeNet / ShuffleNet / MobileNetV2 shape: C_in ≤ 4, stride 2, rows wide
+    /// enough that a packed panel row takes the 16-wide stride-2 gather, at odd widths, pads and
+    /// column offsets (the im2col packer in Shared/Im2ColImpl.swift).
+    func testTinyInputChannelConvsWithWideRows() {
+        for isa in KernelISA.supported {
+            for threads in [1, 2] {
+                check(ConvGeometry(inChannels: 3, outChannels: 24, inputSize: [37, 75], kernelSize: [3, 3], strides: [2, 2],
+                                   padsBegin: [1, 1], padsEnd: [1, 1]), act: .relu, isa: isa, threads: threads)
+                check(ConvGeometry(inChannels: 3, outChannels: 29, inputSize: [21, 93], kernelSize: [3, 3], strides: [2, 2]),
+                      isa: isa, threads: threads)
+                check(ConvGeometry(inChannels: 1, outChannels: 7, inputSize: [15, 101], kernelSize: [5, 4], strides: [2, 2],
+                                   dilations: [1, 2], padsBegin: [2, 3], padsEnd: [0, 2]), isa: isa, threads: threads)
+                check(ConvGeometry(inChannels: 4, outChannels: 9, inputSize: [9, 70], kernelSize: [3, 3],
+                                   padsBegin: [0, 2], padsEnd: [1, 1]), act: .clip(min: 0, max: 6), isa: isa, threads: threads)
+            }
+        }
+    }
+
     func testGroupedAndPointwise() {
         for isa in KernelISA.supported {
             check(ConvGeometry(inChannels: 8, outChannels: 12, groups: 4, inputSize: [7, 6], kernelSize: [3, 3],

@@ -90,6 +90,11 @@ enum PortableKernels {
         DepthwiseShape(ih: g[0], iw: g[1], oh: g[2], ow: g[3], kh: g[4], kw: g[5], sh: g[6], sw: g[7],
                        padTop: g[8], padLeft: g[9], dh: g[10], dw: g[11]).scratchCount
     }
+    /// Implicit im2col panels (see Shared/Im2ColImpl.swift).
+    static func im2colPanels(_ geometry: UnsafePointer<Int>, _ input: UnsafePointer<Float>, _ padValue: Float, _ nr: Int,
+                                    _ p0: Int, _ kcb: Int, _ j0: Int, _ cols: Int, _ dst: UnsafeMutablePointer<Float>) {
+        im2colPanelsImpl(geometry, input, padValue, nr, p0, kcb, j0, cols, dst)
+    }
     /// 2-D max pooling of one plane (see Shared/MaxPoolImpl.swift).
     static func maxPool2D(_ geometry: UnsafePointer<Int>, _ input: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>,
                                  _ scratch: UnsafeMutablePointer<Float>) {

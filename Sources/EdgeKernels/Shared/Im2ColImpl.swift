@@ -1,0 +1,100 @@
+// Implicit im2col packing, shared by the kernel targets (symlinked, see VectorMath.swift) so that
+// its copies and stride-2 gathers are compiled with each ISA's flags: built without them, a
+// tiny-C_in conv (SqueezeNet's and ShuffleNet's first layers, K = 27) spent as long packing as
+// multiplying. Row p = (c, kz, ky, kx) of the (C_in/g · kernel volume) rows, column j = output
+// position (oz, oy, ox); the value is the input sample that tap reads there, or the pad value.
+
+/// Writes the NR-column panels of rows [p0, p0 + kcb) and columns [j0, j0 + cols) into `dst` in
+/// the standard packed layout (panel q at dst + q·nr·kcb, row p of it at + p·nr), zero-filling
+/// the columns of a last partial panel. geometry (3-D, leading dims 1) = [i0, i1, w (input),
+/// o1, o2 (output height, width), k0, k1, k2, s0, s1, sx, d0, d1, d2, pad0, pad1, pad2].
+@inline(__always) func im2colPanelsImpl(_ geometry: UnsafePointer<Int>, _ input: UnsafePointer<Float>, _ padValue: Float, _ nr: Int,
+                                        _ p0: Int, _ kcb: Int, _ j0: Int, _ cols: Int, _ dst: UnsafeMutablePointer<Float>) {
+    let i0 = geometry[0], i1 = geometry[1], w = geometry[2], o1 = geometry[3], o2 = geometry[4]
+    let k0 = geometry[5], k1 = geometry[6], k2 = geometry[7], s0 = geometry[8], s1 = geometry[9], sx = geometry[10]
+    let d0 = geometry[11], d1 = geometry[12], d2 = geometry[13], pad0 = geometry[14], pad1 = geometry[15], pad2 = geometry[16]
+    let kVol = k0 &* k1 &* k2
+    let inPlane = i0 &* i1 &* w
+    let panels = (cols &+ nr &- 1) / nr
+    if cols % nr != 0 { (dst + ((panels &- 1) &* nr &* kcb)).update(repeating: 0, count: nr &* kcb) }
+    // Decode row p0 = (c, kz, ky, kx) and column j0 = (oz, oy, ox) once; later rows step the
+    // counters (divisions per row cost more than packing a 32-column panel row).
+    var c = p0 / kVol
+    var t = p0 % kVol
+    var kx = t % k2; t /= k2
+    var ky = t % k1; var kz = t / k1
+    let ox0 = j0 % o2, oy0 = (j0 / o2) % o1, oz0 = j0 / (o2 &* o1)
+    for p in 0..<kcb {
+        if p > 0 {
+            kx &+= 1
+            if kx == k2 { kx = 0; ky &+= 1; if ky == k1 { ky = 0; kz &+= 1; if kz == k0 { kz = 0; c &+= 1 } } }
+        }
+        let src = input + (c &* inPlane)
+        let x0 = kx &* d2 &- pad2
+        var ox = ox0, oy = oy0, oz = oz0
+        var q = 0
+        // Column q of the slice lives in panel q / nr at offset q % nr, tracked incrementally
+        // (integer division by the runtime nr costs more than copying the floats).
+        var panel = 0, off = 0
+        while q < cols {
+            let run = min(o2 &- ox, cols &- q)
+            let iz = oz &* s0 &- pad0 &+ kz &* d0
+            let iy = oy &* s1 &- pad1 &+ ky &* d1
+            let rowValid = iz >= 0 && iz < i0 && iy >= 0 && iy < i1
+            let srow = src + ((iz &* i1 &+ iy) &* w)
+            var e = 0
+            while e < run {
+                let seg = min(run &- e, nr &- off)
+                let dp = dst + (panel &* nr &* kcb &+ p &* nr &+ off)
+                if !rowValid {
+                    dp.update(repeating: padValue, count: seg)
+                } else {
+                    // u in [lo, hi) reads inside the row: 0 ≤ (ox + e + u)·sx + x0 < W.
+                    let ix0 = (ox &+ e) &* sx &+ x0
+                    let lo: Int, hi: Int
+                    if sx == 1 {
+                        lo = ix0 >= 0 ? 0 : min(seg, -ix0)
+                        hi = max(lo, min(seg, w &- ix0))
+                    } else {
+                        lo = ix0 >= 0 ? 0 : min(seg, (-ix0 &+ sx &- 1) / sx)
+                        hi = ix0 >= w ? lo : max(lo, min(seg, (w &- ix0 &+ sx &- 1) / sx))
+                    }
+                    var u = 0
+                    while u < lo { dp[u] = padValue; u &+= 1 }
+                    if sx == 1 {
+                        copyFloats(dp + lo, srow + (ix0 &+ lo), hi &- lo)
+                    } else {
+                        u = lo
+                        if sx == 2 {
+                            // 32 (16) inputs hold 16 (8) samples at even offsets; stop while the
+                            // vectors stay left of the last sample read (inside the row).
+                            let base = srow + ix0
+                            while u &+ 16 < hi {
+                                let a = UnsafeRawPointer(base + 2 &* u).loadUnaligned(as: SIMD16<Float>.self)
+                                let b = UnsafeRawPointer(base + (2 &* u &+ 16)).loadUnaligned(as: SIMD16<Float>.self)
+                                UnsafeMutableRawPointer(dp + u).storeBytes(of: SIMD16(lowHalf: a.evenHalf, highHalf: b.evenHalf),
+                                                                           as: SIMD16<Float>.self)
+                                u &+= 16
+                            }
+                            while u &+ 8 < hi {
+                                let v = UnsafeRawPointer(base + 2 &* u).loadUnaligned(as: SIMD16<Float>.self).evenHalf
+                                UnsafeMutableRawPointer(dp + u).storeBytes(of: v, as: SIMD8<Float>.self)
+                                u &+= 8
+                            }
+                        }
+                        var from = srow + (ix0 &+ u &* sx)
+                        while u < hi { dp[u] = from.pointee; from += sx; u &+= 1 }
+                    }
+                    u = hi
+                    while u < seg { dp[u] = padValue; u &+= 1 }
+                }
+                e &+= seg
+                off &+= seg
+                if off == nr { off = 0; panel &+= 1 }
+            }
+            q &+= run
+            ox &+= run
+            if ox == o2 { ox = 0; oy &+= 1; if oy == o1 { oy = 0; oz &+= 1 } }
+        }
+    }
+}

@@ -1,0 +1,1 @@
+../EdgeKernels/Shared/Im2ColImpl.swift
