@@ -96,6 +96,11 @@ final class PoolKernel: TensorKernel {
                 let rt = rowTaps[q / ow], ct = colTaps[q % ow]
                 return Float(includePad ? rt.padded * ct.padded : rt.count * ct.count)
             }
+            if !isMax {
+                averagePool2D(src, dst, planes: planes, ih: ih, iw: iw, oh: oh, ow: ow, kw: kw, sh: sh, sw: sw, dh: dh, dw: dw,
+                              ph: ph, pw: pw, rowTaps: rowTaps, divisors: divisors, c)
+                return [input.dtype == .float ? out : try CastOperators.cast(out, to: input.dtype, c)]
+            }
             c.parallelFor(planes, grain: 1) { range in
                 withUnsafeTemporaryAllocation(of: Float.self, capacity: ow + 16) { buffer in
                     let acc = buffer.baseAddress!
@@ -187,6 +192,67 @@ final class PoolKernel: TensorKernel {
         var result = out
         if input.dtype != .float { result = try CastOperators.cast(out, to: input.dtype, c) }
         return indices.map { [result, $0] } ?? [result]
+    }
+
+    /// 2-D average pooling, separable: per output row, the sum of the window's input rows (one
+    /// vector pass over the row), then the sum of kw taps of that row sum, divided by the
+    /// window's divisor. The row buffer keeps pw zeros on the left and zeros past the row on the
+    /// right (pads and ceil_mode columns add nothing; `divisors` counts what they should), so
+    /// the horizontal taps never branch. Sums taps column by column rather than row by row, a
+    /// different float rounding order than the direct loop (both are exact sums of the same taps).
+    private func averagePool2D(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, planes: Int,
+                               ih: Int, iw: Int, oh: Int, ow: Int, kw: Int, sh: Int, sw: Int, dh: Int, dw: Int,
+                               ph: Int, pw: Int, rowTaps: [(first: Int, count: Int, padded: Int)], divisors: [Float],
+                               _ c: ExecutionContext) {
+        // Padded columns the windows read: up to (ow − 1)·sw + (kw − 1)·dw; a stride-2 vector
+        // reads 16 columns for 8 outputs, one past the last column it needs.
+        let span = (ow - 1) * sw + (kw - 1) * dw + 1
+        let bufLen = Swift.max(span, pw + iw) + 16
+        let inPlane = ih * iw, outPlane = oh * ow
+        divisors.withUnsafeBufferPointer { divisorBuffer in
+            let divisorBase = divisorBuffer.baseAddress!
+            c.parallelFor(planes, grain: 1) { range in
+                withUnsafeTemporaryAllocation(of: Float.self, capacity: bufLen) { buffer in
+                    let row = buffer.baseAddress!
+                    row.update(repeating: 0, count: bufLen)
+                    let body = row + pw
+                    for plane in range {
+                        let p = src + plane * inPlane, o = dst + plane * outPlane
+                        for y in 0..<oh {
+                            let rt = rowTaps[y]
+                            if rt.count == 0 {
+                                body.update(repeating: 0, count: iw)
+                            } else {
+                                let row0 = y * sh - ph + rt.first * dh
+                                body.update(from: p + row0 * iw, count: iw)
+                                for a in 1..<rt.count { PoolRows.accumulate(body, p + (row0 + a * dh) * iw, 0, iw, 1, false) }
+                            }
+                            let orow = o + y * ow, d = divisorBase + y * ow
+                            var xo = 0
+                            if sw <= 2 {
+                                while xo + 8 <= ow {
+                                    var acc = SIMD8<Float>(repeating: 0)
+                                    for b in 0..<kw {
+                                        let at = UnsafePointer(row) + (xo * sw + b * dw)
+                                        acc += sw == 1 ? PoolRows.load(at) : UnsafeRawPointer(at).loadUnaligned(as: SIMD16<Float>.self).evenHalf
+                                    }
+                                    let n = PoolRows.load(d + xo)
+                                    UnsafeMutableRawPointer(orow + xo).storeBytes(of: (acc / n).replacing(with: 0, where: n .<= 0), as: SIMD8<Float>.self)
+                                    xo += 8
+                                }
+                            }
+                            while xo < ow {
+                                var acc: Float = 0
+                                for b in 0..<kw { acc += row[xo * sw + b * dw] }
+                                let n = d[xo]
+                                orow[xo] = n > 0 ? acc / n : 0
+                                xo += 1
+                            }
+                        }
+                    }
+                }
+            }
+        }
     }
 
     var kindIsMax: Bool { if case .max = kind { return true } else { return false } }
