@@ -14,7 +14,7 @@ enum ActivationOperators {
                     // Direct loop (no per-element closure call) so it vectorizes; NaN passes through.
                     let out = try c.allocate(.float, x.shape)
                     let p = x.pointer(Float.self), o = out.mutablePointer(Float.self)
-                    c.parallelFor(x.elementCount, grain: 1 << 16) { r in for k in r { let v = p[k]; o[k] = v < 0 ? 0 : v } }
+                    c.parallelFor(x.elementCount, grain: 1 << 13) { r in for k in r { let v = p[k]; o[k] = v < 0 ? 0 : v } }
                     return [out]
                 }
                 return [try ElementwiseOperators.map(x, c, { $0 < 0 ? 0 : $0 }, { $0 < 0 ? 0 : $0 })]

@@ -289,7 +289,7 @@ enum FloatArithmetic {
         default: return false
         }
         if plan.dims.count == 1 && plan.strides[0][0] == 1 && plan.strides[1][0] == 1 {
-            c.parallelFor(plan.outputCount, grain: 1 << 15) { r in
+            c.parallelFor(plan.outputCount, grain: 1 << 13) { r in
                 runPair(op, a + r.lowerBound, b + r.lowerBound, out + r.lowerBound, r.count, 1, 1)
             }
             return true
