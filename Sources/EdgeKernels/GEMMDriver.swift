@@ -227,6 +227,14 @@ struct GEMMDriver {
                 fused(kcb, ap, bp, cTile, ldc, accumulate, rowBias.map { $0 + i }, code, p0, p1)
                 return
             }
+            if rows < mr && cols == nr, let fusedRows = ks.tileFusedRows, !last || epilogue.isIdentity || epilogue.fusableRowBias != nil {
+                // Last MR panel of a ragged M: stores its rows in place (with the epilogue on the
+                // last k-block) instead of going through tileBuf.
+                let (code, p0, p1) = last ? epilogue.activation.encoded : (0, 0, 0)
+                let rowBias = last ? epilogue.fusableRowBias.flatMap { $0.map { $0 + i } } : nil
+                fusedRows(rows, kcb, ap, bp, cTile, ldc, accumulate, rowBias, code, p0, p1)
+                return
+            }
             if rows == mr && cols == nr {
                 ks.tile(kcb, ap, bp, cTile, ldc, accumulate)
             } else {

@@ -46,6 +46,9 @@ struct KernelSet: Sendable {
     /// A full tile with a per-row bias and a none/relu/clip activation applied before the store.
     typealias FusedTile = @Sendable (Int, UnsafePointer<Float>, UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int, Bool,
                                      UnsafePointer<Float>?, Int, Float, Float) -> Void
+    /// `FusedTile` storing only the first (leading Int) rows of the MR-row tile.
+    typealias FusedRowsTile = @Sendable (Int, Int, UnsafePointer<Float>, UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int, Bool,
+                                         UnsafePointer<Float>?, Int, Float, Float) -> Void
     typealias RowTile = @Sendable (Int, UnsafePointer<Float>, UnsafePointer<Float>, UnsafeMutablePointer<Float>, Bool) -> Void
     typealias RowEpilogue = @Sendable (UnsafeMutablePointer<Float>, Int, Float, UnsafePointer<Float>?, Int, Float, Float) -> Void
     typealias BlockEpilogue = @Sendable (UnsafeMutablePointer<Float>, Int, Int, Int, UnsafePointer<Float>?, UnsafePointer<Float>?,
@@ -79,6 +82,8 @@ struct KernelSet: Sendable {
     let floatToHalf: ToBits, halfToFloat: FromBits, floatToBFloat16: ToBits, bfloat16ToFloat: FromBits
     /// Full tile with the epilogue fused (nil where not provided).
     var tileFused: FusedTile? = nil
+    /// Partial-height fused tile (nil where not provided).
+    var tileFusedRows: FusedRowsTile? = nil
     /// Winograd transforms; nil where not provided (then 3×3 convs stay on im2col).
     var winogradInput: WinogradInput? = nil
     var winogradOutput: WinogradOutput? = nil
@@ -104,7 +109,7 @@ struct KernelSet: Sendable {
         depthwisePlane: AVX512Kernels.depthwisePlane, depthwiseScratchCount: AVX512Kernels.depthwiseScratchCount, maxPool2D: AVX512Kernels.maxPool2D, im2colPanels: AVX512Kernels.im2colPanels,
         floatToHalf: AVX512Kernels.floatToHalf, halfToFloat: AVX512Kernels.halfToFloat,
         floatToBFloat16: AVX512Kernels.floatToBFloat16, bfloat16ToFloat: AVX512Kernels.bfloat16ToFloat,
-        tileFused: AVX512Kernels.tileFused,
+        tileFused: AVX512Kernels.tileFused, tileFusedRows: AVX512Kernels.tileFusedRows,
         winogradInput: AVX512Kernels.winogradInput, winogradOutput: AVX512Kernels.winogradOutput)
 
     static func forISA(_ isa: KernelISA?) -> KernelSet {

@@ -17,7 +17,7 @@ public enum AVX512Kernels {
     /// Only SIMD16<Float> is used: wider SIMD types lower to per-lane loops in Swift's stdlib.
     public static func tile(_ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
                             _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ accumulate: Bool) {
-        tileImpl(kc, a, b, c, ldc, accumulate, nil, ActivationCode.none, 0, 0)
+        tileImpl(kc, a, b, c, ldc, accumulate, nil, ActivationCode.none, 0, 0, rows: 14)
     }
 
     /// The 14×32 tile with the epilogue applied in registers before the store:
@@ -28,12 +28,22 @@ public enum AVX512Kernels {
     public static func tileFused(_ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
                                  _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ accumulate: Bool,
                                  _ rowBias: UnsafePointer<Float>?, _ code: Int, _ p0: Float, _ p1: Float) {
-        tileImpl(kc, a, b, c, ldc, accumulate, rowBias, code, p0, p1)
+        tileImpl(kc, a, b, c, ldc, accumulate, rowBias, code, p0, p1, rows: 14)
+    }
+
+    /// `tileFused` storing only the first `rows` (< 14) rows of the tile: the last MR panel of
+    /// an M that is not a multiple of 14 (ShuffleNet's 34- and 68-row group GEMMs, a 64-channel
+    /// conv) writes C directly instead of through a scratch tile, a copy and a second epilogue
+    /// pass. The A panel's rows past `rows` are packing zeros; their sums are never stored.
+    public static func tileFusedRows(_ rows: Int, _ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
+                                     _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ accumulate: Bool,
+                                     _ rowBias: UnsafePointer<Float>?, _ code: Int, _ p0: Float, _ p1: Float) {
+        tileImpl(kc, a, b, c, ldc, accumulate, rowBias, code, p0, p1, rows: rows)
     }
 
     @inline(__always) static func tileImpl(_ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
                                            _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ accumulate: Bool,
-                                           _ rowBias: UnsafePointer<Float>?, _ code: Int, _ p0: Float, _ p1: Float) {
+                                           _ rowBias: UnsafePointer<Float>?, _ code: Int, _ p0: Float, _ p1: Float, rows: Int) {
         var c0_0 = SIMD16<Float>(repeating: 0); var c0_1 = SIMD16<Float>(repeating: 0)
         var c1_0 = SIMD16<Float>(repeating: 0); var c1_1 = SIMD16<Float>(repeating: 0)
         var c2_0 = SIMD16<Float>(repeating: 0); var c2_1 = SIMD16<Float>(repeating: 0)
@@ -69,6 +79,7 @@ public enum AVX512Kernels {
             pa += 14; pb += 32
         }
         @inline(__always) func fin(_ v: SIMD16<Float>, _ r: Int, _ off: Int) {
+            if r >= rows { return }
             let p = c + (r &* ldc &+ off)
             var x = v
             if accumulate { x += load(p) }

@@ -97,6 +97,21 @@ final class SGEMMTests: XCTestCase {
         }
     }
 
+    /// M not a multiple of the tile height: the last MR panel's full-width tiles store their rows
+    /// in place (AVX-512 `tileFusedRows`), over several k-blocks, with beta, a per-row bias and
+    /// fused or unfused activations, on 1 and 2 threads.
+    func testRaggedRowPanels() {
+        for isa in KernelISA.supported {
+            for threads in [1, 2] {
+                check(isa: isa, transA: false, transB: false, m: 31, n: 101, k: 300, beta: 0.5, epilogue: .clip(min: -0.2, max: 0.4),
+                      bias: 1, threads: threads)
+                check(isa: isa, transA: false, transB: false, m: 27, n: 70, k: 513, epilogue: .sigmoid, bias: 1, threads: threads)
+                check(isa: isa, transA: true, transB: false, m: 9, n: 64, k: 40, beta: 1, epilogue: .relu, threads: threads)
+                check(isa: isa, transA: false, transB: true, m: 17, n: 96, k: 7, bias: 2, threads: threads)
+            }
+        }
+    }
+
     func testTwoThreadsMatchReference() {
         for isa in KernelISA.supported {
             check(isa: isa, transA: false, transB: false, m: 257, n: 129, k: 300, threads: 2)
