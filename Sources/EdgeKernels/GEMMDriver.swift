@@ -72,12 +72,12 @@ struct GEMMDriver {
             let tileBufBase = aBuf + workers * aBufCount
             let bBuf: UnsafeMutablePointer<Float>? = bCount > 0 ? tileBufBase + workers * mr * nr : nil
             loops(mChunks: mChunks, nSplit: nSplit, mPanels: mPanels, aBuf: aBuf, aBufCount: aBufCount,
-                  tileBufBase: tileBufBase, bBuf: bBuf)
+                  tileBufBase: tileBufBase, bBuf: bBuf, epi: DecodedEpilogue(output))
         }
     }
 
     private func loops(mChunks: Int, nSplit: Int, mPanels: Int, aBuf: UnsafeMutablePointer<Float>, aBufCount: Int,
-                       tileBufBase: UnsafeMutablePointer<Float>, bBuf: UnsafeMutablePointer<Float>?) {
+                       tileBufBase: UnsafeMutablePointer<Float>, bBuf: UnsafeMutablePointer<Float>?, epi: DecodedEpilogue) {
         let mr = ks.mr, nr = ks.nr, kc = ks.kc, nc = ks.nc
         let threads = pool?.threadCount ?? 1
 
@@ -153,7 +153,7 @@ struct GEMMDriver {
                             let j = jc + q * nr, cols = min(nr, n - j)
                             for r in 0..<m {
                                 computeRowTile(buf + r * kcb, bPanels + q * nr * kcb, kcb: kcb, i: r, j: j, cols: cols,
-                                               first: first, last: last, tileBuf: tileBuf)
+                                               first: first, last: last, tileBuf: tileBuf, epi: epi)
                             }
                         }
                         return
@@ -180,7 +180,7 @@ struct GEMMDriver {
                         for ip in 0..<(ip1 - ip0) {
                             let i = i0 + ip * mr, tileRows = min(mr, m - i)
                             computeTile(aPanels + ip * mr * kcb, bp, kcb: kcb, i: i, j: j, rows: tileRows, cols: cols,
-                                        first: first, last: last, tileBuf: tileBuf)
+                                        first: first, last: last, tileBuf: tileBuf, epi: epi)
                         }
                     }
                 }
@@ -212,27 +212,28 @@ struct GEMMDriver {
 
     @inline(__always) private func computeTile(_ ap: UnsafePointer<Float>, _ bp: UnsafePointer<Float>, kcb: Int,
                                                i: Int, j: Int, rows: Int, cols: Int, first: Bool, last: Bool,
-                                               tileBuf: UnsafeMutablePointer<Float>) {
+                                               tileBuf: UnsafeMutablePointer<Float>, epi: DecodedEpilogue) {
         let mr = ks.mr, nr = ks.nr
         switch output {
-        case let .float(c, ldc, beta, epilogue):
+        case let .float(c, ldc, beta, _):
             let cTile = c + i * ldc + j
             if first && beta != 0 && beta != 1 {
                 for r in 0..<rows { for t in 0..<cols { cTile[r * ldc + t] *= beta } }
             }
             let accumulate = !first || beta != 0
-            if rows == mr && cols == nr, last, !epilogue.isIdentity, let fused = ks.tileFused, let rowBias = epilogue.fusableRowBias {
+            if rows == mr && cols == nr, last, !epi.identity, epi.fusable, let fused = ks.tileFused {
                 // Bias and activation in registers, one pass over C.
-                let (code, p0, p1) = epilogue.activation.encoded
-                fused(kcb, ap, bp, cTile, ldc, accumulate, rowBias.map { $0 + i }, code, p0, p1)
+                fused(kcb, ap, bp, cTile, ldc, accumulate, epi.rowBias.map { $0 + i }, epi.code, epi.p0, epi.p1)
                 return
             }
-            if rows < mr && cols == nr, let fusedRows = ks.tileFusedRows, !last || epilogue.isIdentity || epilogue.fusableRowBias != nil {
+            if rows < mr && cols == nr, let fusedRows = ks.tileFusedRows, !last || epi.fusable {
                 // Last MR panel of a ragged M: stores its rows in place (with the epilogue on the
                 // last k-block) instead of going through tileBuf.
-                let (code, p0, p1) = last ? epilogue.activation.encoded : (0, 0, 0)
-                let rowBias = last ? epilogue.fusableRowBias.flatMap { $0.map { $0 + i } } : nil
-                fusedRows(rows, kcb, ap, bp, cTile, ldc, accumulate, rowBias, code, p0, p1)
+                if last {
+                    fusedRows(rows, kcb, ap, bp, cTile, ldc, accumulate, epi.rowBias.map { $0 + i }, epi.code, epi.p0, epi.p1)
+                } else {
+                    fusedRows(rows, kcb, ap, bp, cTile, ldc, accumulate, nil, 0, 0, 0)
+                }
                 return
             }
             if rows == mr && cols == nr {
@@ -245,16 +246,8 @@ struct GEMMDriver {
                     if accumulate { for t in 0..<cols { dst[t] += src[t] } } else { dst.update(from: src, count: cols) }
                 }
             }
-            if last && !epilogue.isIdentity {
-                let (code, p0, p1) = epilogue.activation.encoded
-                var rowBias: UnsafePointer<Float>? = nil
-                var colBias: UnsafePointer<Float>? = nil
-                switch epilogue.bias {
-                case .none: break
-                case let .perRow(bias): rowBias = bias + i
-                case let .perColumn(bias): colBias = bias + j
-                }
-                ks.epilogueBlock(cTile, ldc, rows, cols, rowBias, colBias, code, p0, p1)
+            if last && !epi.identity {
+                ks.epilogueBlock(cTile, ldc, rows, cols, epi.rowBias.map { $0 + i }, epi.colBias.map { $0 + j }, epi.code, epi.p0, epi.p1)
             }
         case let .int32(c, ldc):
             if cols <= nr / 2, let half = ks.tileHalf { half(kcb, ap, bp, tileBuf, nr, false) }
@@ -271,7 +264,7 @@ struct GEMMDriver {
     /// One row of C through the one-row kernel (small-M path).
     @inline(__always) private func computeRowTile(_ ap: UnsafePointer<Float>, _ bp: UnsafePointer<Float>, kcb: Int,
                                                   i: Int, j: Int, cols: Int, first: Bool, last: Bool,
-                                                  tileBuf: UnsafeMutablePointer<Float>) {
+                                                  tileBuf: UnsafeMutablePointer<Float>, epi: DecodedEpilogue) {
         if case let .int32(c, ldc) = output {
             // Exact as in computeTile: a k-block's partial sums are integers below 2²⁴.
             ks.tile1(kcb, ap, bp, tileBuf, false)
@@ -279,7 +272,7 @@ struct GEMMDriver {
             if first { for t in 0..<cols { dst[t] = Int32(tileBuf[t]) } } else { for t in 0..<cols { dst[t] &+= Int32(tileBuf[t]) } }
             return
         }
-        guard case let .float(c, ldc, beta, epilogue) = output else { return }
+        guard case let .float(c, ldc, beta, _) = output else { return }
         let dst = c + i * ldc + j
         if first && beta != 0 && beta != 1 { for t in 0..<cols { dst[t] *= beta } }
         let accumulate = !first || beta != 0
@@ -289,16 +282,8 @@ struct GEMMDriver {
             ks.tile1(kcb, ap, bp, tileBuf, false)
             if accumulate { for t in 0..<cols { dst[t] += tileBuf[t] } } else { dst.update(from: tileBuf, count: cols) }
         }
-        if last && !epilogue.isIdentity {
-            let (code, p0, p1) = epilogue.activation.encoded
-            var rowBias: UnsafePointer<Float>? = nil
-            var colBias: UnsafePointer<Float>? = nil
-            switch epilogue.bias {
-            case .none: break
-            case let .perRow(bias): rowBias = bias + i
-            case let .perColumn(bias): colBias = bias + j
-            }
-            ks.epilogueBlock(dst, ldc, 1, cols, rowBias, colBias, code, p0, p1)
+        if last && !epi.identity {
+            ks.epilogueBlock(dst, ldc, 1, cols, epi.rowBias.map { $0 + i }, epi.colBias.map { $0 + j }, epi.code, epi.p0, epi.p1)
         }
     }
 
@@ -322,5 +307,31 @@ struct GEMMDriver {
         case let .int32(c, ldc):
             for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) }
         }
+    }
+}
+
+/// A float output's epilogue decoded once per GEMM: `computeTile` runs per tile, and decoding the
+/// enums there (a getter call, and a store-forwarding stall on the rebuilt struct) took 10% of a
+/// K = 27 conv.
+struct DecodedEpilogue {
+    let identity: Bool
+    /// Bias none or per row, activation none/relu/clip: the fused tiles can apply it.
+    let fusable: Bool
+    let rowBias: UnsafePointer<Float>?, colBias: UnsafePointer<Float>?
+    let code: Int, p0: Float, p1: Float
+
+    init(_ output: GEMMOutput) {
+        guard case let .float(_, _, _, epilogue) = output else {
+            identity = true; fusable = true; rowBias = nil; colBias = nil; code = 0; p0 = 0; p1 = 0
+            return
+        }
+        identity = epilogue.isIdentity
+        fusable = epilogue.fusableRowBias != nil
+        switch epilogue.bias {
+        case .none: rowBias = nil; colBias = nil
+        case let .perRow(b): rowBias = b; colBias = nil
+        case let .perColumn(b): rowBias = nil; colBias = b
+        }
+        (code, p0, p1) = epilogue.activation.encoded
     }
 }
