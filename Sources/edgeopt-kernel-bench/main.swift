@@ -126,6 +126,10 @@ func runAll(_ config: Config) {
                  kernelSize: [3, 3], strides: [2, 2], padsBegin: [1, 1], padsEnd: [1, 1])),
         ConvCase(name: "conv mobilenetv2-dw3x3 576 14", g: ConvGeometry(inChannels: 576, outChannels: 576, groups: 576, inputSize: [14, 14],
                  kernelSize: [3, 3], padsBegin: [1, 1], padsEnd: [1, 1])),
+        ConvCase(name: "conv mobilenetv2-1x1 16->96 112", g: ConvGeometry(inChannels: 16, outChannels: 96, inputSize: [112, 112], kernelSize: [1, 1])),
+        ConvCase(name: "conv mobilenetv2-1x1 32->16 112", g: ConvGeometry(inChannels: 32, outChannels: 16, inputSize: [112, 112], kernelSize: [1, 1])),
+        ConvCase(name: "conv mobilenetv2-dw3x3 32 112", g: ConvGeometry(inChannels: 32, outChannels: 32, groups: 32, inputSize: [112, 112],
+                 kernelSize: [3, 3], padsBegin: [1, 1], padsEnd: [1, 1])),
         ConvCase(name: "conv mobilenetv2-1x1 144->24 56", g: ConvGeometry(inChannels: 144, outChannels: 24, inputSize: [56, 56], kernelSize: [1, 1])),
     ]
     for cc in convs {
