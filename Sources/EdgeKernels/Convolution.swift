@@ -1,18 +1,17 @@
 import Foundation
 
 /// Convolution weights prepared once (session compile time) for `Kernels.conv`.
-/// ONNX layout in: [C_out, C_in/groups, k…]. Forms, each built once and shared by every view
+/// ONNX layout in: [C_out, C_in/groups, k…]. Forms, built once and shared by every view
 /// re-targeted with `with(geometry:)`:
 /// - im2col GEMM: per group, W_g (C_out/g × K) packed as the GEMM left operand, since
 ///   output_g (C_out/g × out plane) = W_g · im2col(input_g);
-/// - depthwise 2-D: the weights as they are, for the direct kernel;
-/// - Winograd (2-D 3×3, one group): the transformed weights per tile size, built the first time a
-///   geometry chooses that tile size (it depends on the input size, see `Winograd.choose`); the
-///   im2col packing is then built only if a geometry needs it (stride or dilation > 1). The float
-///   weights are dropped once a form exists; a later form is built from weights recovered from it.
+/// - depthwise 2-D: the weights as they are, for the direct kernel.
+/// Winograd (2-D 3×3, one group) runs from the im2col packing too: it transforms U = G g Gᵀ per
+/// run, block by block (see Winograd.swift), so the weights are held once whatever algorithm
+/// each input size picks (`Winograd.choose`), and the held bytes are those of the packing.
 public final class ConvWeights: @unchecked Sendable {
-    // @unchecked Sendable: `geometry`, `store` and `kernels` are immutable; the store's lazily built
-    // forms are guarded by its mutex.
+    // @unchecked Sendable: `geometry`, `store` and `kernels` are immutable (KernelSet holds
+    // @Sendable closures and constants).
     public let geometry: ConvGeometry
     let kernels: KernelSet
     let store: ConvWeightStore
@@ -81,58 +80,46 @@ public final class ConvWeights: @unchecked Sendable {
         ConvGeometry(inChannels: inChannels, outChannels: outChannels, groups: groups, inputSize: kernelSize, kernelSize: kernelSize)
     }
 
-    /// Bytes held by the forms built so far (shared by all views of these weights).
+    /// Bytes held by the prepared weights (shared by all views of these weights).
     public var byteCount: Int { store.byteCount }
 
-    /// The algorithm `Kernels.conv` runs for this view's geometry (builds its form if needed).
+    /// The algorithm `Kernels.conv` runs for this view's geometry.
     public var algorithm: ConvAlgorithm {
         switch store.form(for: geometry) {
-        case .winograd(let w): return .winograd(m: w.m)
+        case let .winograd(_, m): return .winograd(m: m)
         default: return .gemm
         }
     }
 }
 
-/// The prepared forms of one set of conv weights (see `ConvWeights`).
-final class ConvWeightStore: @unchecked Sendable {
-    // @unchecked Sendable: `depthwise`, `algorithm`, `winogradCapable` are immutable; `float`,
-    // `packed` and `winograd` are read and written only under `lock`.
+/// The prepared forms of one set of conv weights (see `ConvWeights`); immutable after init.
+final class ConvWeightStore: Sendable {
     enum Form {
         case depthwise([Float])
         case gemm([PackedMatrix])
-        case winograd(WinogradWeights)
+        /// F(m, 3) from the (single-group) im2col packing.
+        case winograd(PackedMatrix, m: Int)
     }
 
     let kernels: KernelSet
     let algorithm: ConvAlgorithm
-    let cin: Int, cout: Int
     let depthwise: [Float]?
+    let packed: [PackedMatrix]
     /// Winograd may run these weights (2-D 3×3, one group, an ISA with the transforms).
     let winogradCapable: Bool
-    /// The float weights, held only until the first form is built: every form keeps all their
-    /// information (`originalWeights()` recovers them), so holding them too would cost another
-    /// copy of the weights for the session's life (ResNet-50: 45 MB of 3×3 weights).
-    private var float: [Float]?
-    private var packed: [PackedMatrix]?
-    private var winograd: [Int: WinogradWeights] = [:]
-    private let lock = NSLock()
 
     init(weights: UnsafePointer<Float>, geometry g: ConvGeometry, kernels ks: KernelSet, algorithm: ConvAlgorithm) {
         kernels = ks
         self.algorithm = algorithm
-        cin = g.inChannels; cout = g.outChannels
         if g.isDepthwise2D {
             depthwise = Array(UnsafeBufferPointer(start: weights, count: g.outChannels * g.kernelPlane))
+            packed = []
             winogradCapable = false
             return
         }
         depthwise = nil
         winogradCapable = algorithm != .gemm && Winograd.supports(g, ks)
-        if winogradCapable {
-            float = Array(UnsafeBufferPointer(start: weights, count: g.outChannels * g.reductionSize))
-        } else {
-            packed = ConvWeightStore.pack(weights, g, ks)
-        }
+        packed = ConvWeightStore.pack(weights, g, ks)
     }
 
     static func pack(_ weights: UnsafePointer<Float>, _ g: ConvGeometry, _ ks: KernelSet) -> [PackedMatrix] {
@@ -142,10 +129,9 @@ final class ConvWeightStore: @unchecked Sendable {
         }
     }
 
-    /// The form `geometry` runs with, built on first use.
+    /// The form `geometry` runs with.
     func form(for g: ConvGeometry) -> Form {
         if let depthwise { return .depthwise(depthwise) }
-        lock.lock(); defer { lock.unlock() }
         if winogradCapable {
             var m: Int? = nil
             switch algorithm {
@@ -153,44 +139,14 @@ final class ConvWeightStore: @unchecked Sendable {
             case let .winograd(forced): m = Winograd.applies(g, kernels) ? forced : nil
             case .gemm: m = nil
             }
-            if let m {
-                if let w = winograd[m] { return .winograd(w) }
-                let w = originalWeights().withUnsafeBufferPointer {
-                    WinogradWeights(weights: $0.baseAddress!, inChannels: cin, outChannels: cout, m: m, kernels: kernels)
-                }
-                winograd[m] = w
-                float = nil
-                return .winograd(w)
-            }
-            if packed == nil {
-                packed = originalWeights().withUnsafeBufferPointer { ConvWeightStore.pack($0.baseAddress!, g, kernels) }
-                float = nil
-            }
+            if let m { return .winograd(packed[0], m: m) }
         }
-        return .gemm(packed!)
+        return .gemm(packed)
     }
 
-    /// The [C_out, C_in, 3, 3] weights of a Winograd-capable store (one group): as given while no
-    /// form exists; else unpacked exactly from the im2col packing; else recovered from a
-    /// transformed form (`WinogradWeights.originalWeights`, within float rounding). Called under
-    /// `lock`.
-    private func originalWeights() -> [Float] {
-        if let float { return float }
-        if let gemm = packed?.first {
-            let k = cin * 9
-            var w = [Float](repeating: 0, count: cout * k)
-            for co in 0..<cout { for p in 0..<k { w[co * k + p] = gemm.element(co, p) } }
-            return w
-        }
-        // F(2,3)'s G has the smaller coefficients, so its inverse amplifies rounding least.
-        let source = winograd[2] ?? winograd.values.first!
-        return source.originalWeights()
-    }
-
+    /// The im2col packing (padded to MR rows per group) or the depthwise weights.
     var byteCount: Int {
-        lock.lock(); defer { lock.unlock() }
-        return (packed?.reduce(0) { $0 + $1.byteCount } ?? 0) + winograd.values.reduce(0) { $0 + $1.byteCount }
-            + ((depthwise?.count ?? 0) + (float?.count ?? 0)) * 4
+        packed.reduce(0) { $0 + $1.byteCount } + (depthwise?.count ?? 0) * 4
     }
 }
 
@@ -209,8 +165,8 @@ extension Kernels {
         case let .depthwise(w):
             depthwise(w, g, ks, batch: batch, input: input, bias: bias, activation: activation, output: output, pool: pool)
             return
-        case let .winograd(w):
-            winogradConv(w, g, ks, batch: batch, input: input, bias: bias, activation: activation, output: output, pool: pool)
+        case let .winograd(w, m):
+            winogradConv(w, m: m, g, ks, batch: batch, input: input, bias: bias, activation: activation, output: output, pool: pool)
             return
         case let .gemm(p):
             packed = p

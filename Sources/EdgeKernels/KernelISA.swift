@@ -60,6 +60,9 @@ struct KernelSet: Sendable {
     typealias WinogradInput = @Sendable (UnsafePointer<Int>, UnsafePointer<Float>, Int, Int, UnsafeMutablePointer<Float>, Int) -> Void
     typealias WinogradOutput = @Sendable (UnsafePointer<Int>, UnsafePointer<Float>, Int, Int, UnsafeMutablePointer<Float>,
                                           Float, Int, Float, Float) -> Void
+    /// Winograd weight transform, rows of U per call (Shared/WinogradWeightTransform.swift):
+    /// (geometry, im2col-packed weights, dst).
+    typealias WinogradWeightRows = @Sendable (UnsafePointer<Int>, UnsafePointer<Float>, UnsafeMutablePointer<Float>) -> Void
     /// 2-D max pooling of one plane: geometry [ih, iw, oh, ow, kh, kw, sh, sw (1 or 2), padTop, padLeft].
     /// Implicit im2col packer (Shared/Im2ColImpl.swift): (geometry, input, pad value, nr, p0, kcb, j0, cols, dst).
     typealias Im2ColPanels = @Sendable (UnsafePointer<Int>, UnsafePointer<Float>, Float, Int, Int, Int, Int, Int, UnsafeMutablePointer<Float>) -> Void
@@ -87,6 +90,7 @@ struct KernelSet: Sendable {
     /// Winograd transforms; nil where not provided (then 3×3 convs stay on im2col).
     var winogradInput: WinogradInput? = nil
     var winogradOutput: WinogradOutput? = nil
+    var winogradWeightRows: WinogradWeightRows? = nil
 
     static let portable = KernelSet(
         isa: .portable, mr: PortableKernels.mr, nr: PortableKernels.nr, kc: 256, mc: 128, nc: 4096,
@@ -101,7 +105,8 @@ struct KernelSet: Sendable {
         depthwisePlane: AVX2Kernels.depthwisePlane, depthwiseScratchCount: AVX2Kernels.depthwiseScratchCount, maxPool2D: AVX2Kernels.maxPool2D, im2colPanels: AVX2Kernels.im2colPanels,
         floatToHalf: AVX2Kernels.floatToHalf, halfToFloat: AVX2Kernels.halfToFloat,
         floatToBFloat16: AVX2Kernels.floatToBFloat16, bfloat16ToFloat: AVX2Kernels.bfloat16ToFloat,
-        winogradInput: AVX2Kernels.winogradInput, winogradOutput: AVX2Kernels.winogradOutput)
+        winogradInput: AVX2Kernels.winogradInput, winogradOutput: AVX2Kernels.winogradOutput,
+        winogradWeightRows: AVX2Kernels.winogradWeightRows)
 
     static let avx512 = KernelSet(
         isa: .avx512, mr: AVX512Kernels.mr, nr: AVX512Kernels.nr, kc: 256, mc: 168, nc: 4096,
@@ -110,7 +115,8 @@ struct KernelSet: Sendable {
         floatToHalf: AVX512Kernels.floatToHalf, halfToFloat: AVX512Kernels.halfToFloat,
         floatToBFloat16: AVX512Kernels.floatToBFloat16, bfloat16ToFloat: AVX512Kernels.bfloat16ToFloat,
         tileFused: AVX512Kernels.tileFused, tileFusedRows: AVX512Kernels.tileFusedRows,
-        winogradInput: AVX512Kernels.winogradInput, winogradOutput: AVX512Kernels.winogradOutput)
+        winogradInput: AVX512Kernels.winogradInput, winogradOutput: AVX512Kernels.winogradOutput,
+        winogradWeightRows: AVX512Kernels.winogradWeightRows)
 
     static func forISA(_ isa: KernelISA?) -> KernelSet {
         switch min(isa ?? .active, .detected) {

@@ -1,14 +1,26 @@
 // Winograd F(m×m, 3×3) convolution for stride-1, undilated, ungrouped 3×3 layers (Lavin & Gray
-// 2016; the transforms are in Shared/WinogradImpl.swift). Per block of output tiles:
+// 2016; the transforms are in Shared/WinogradImpl.swift and Shared/WinogradWeightTransform.swift).
+// Per block of output tiles:
 //   1. input transform, parallel over input channels: V_ξ[c][t] = (Bᵀ d_{c,t} B)_ξ, written straight
 //      into the NR-column panel layout the GEMM micro-kernel reads;
-//   2. α² GEMMs M_ξ (C_out × tiles) = U_ξ (C_out × C_in, packed once) · V_ξ, parallel over (ξ, row
-//      panels);
+//   2. α² GEMMs M_ξ (C_out × tiles) = U_ξ (C_out × C_in) · V_ξ, parallel over (row of the ξ grid,
+//      row panel). U = G g Gᵀ is not held: each task transforms its MR output channels × kc input
+//      channels × α positions from the 3×3 weights (held once, in the im2col packing) into an
+//      L2-sized scratch, runs the α GEMMs on it, and moves on (see "Weights" below);
 //   3. output transform, parallel over output channels: Y = Aᵀ M A + bias, activation, store.
 // F(4×4, 3×3) needs 36 products per 16 outputs where direct convolution needs 144; F(2×2, 3×3)
 // needs 16 per 4 (36 direct) but wastes fewer lanes on small planes (7×7: 16 tiles instead of 4).
 // Rounding: the transforms add terms of mixed sign with coefficients up to 8 (F(4,3)), so results
 // differ from direct convolution by ~1e-5 of the output's scale (F(2,3): ~1e-6), see WinogradTests.
+//
+// Weights: holding U would cost α²/9 times the weights (F(4,3): 4×, F(2,3): 1.8×; ResNet-50's
+// default mode held 155 MB instead of 99 MB). Transforming per run costs, per (C_in, C_out) pair
+// and tile block, about 80 (F(4,3): 9 loads, ~35 vector operations, 36 stores) or 45 (F(2,3))
+// vector instructions per MR pairs, against the GEMM's α²·tiles multiply-adds per pair. It also
+// replaces reading α² floats of U per pair from memory by reading 9 (weight-bound layers at
+// batch 1 gain that back): on ResNet-50's 256 → 256 at 14×14 (F(4,3)) and 512 → 512 at 7×7
+// (F(2,3)) the per-run layer takes 0.70 and 1.27 ms against 0.78 and 1.25 ms with U held.
+// Every tile block transforms anew, so the cost model counts it per block.
 
 /// Which algorithm a 2-D convolution runs. `automatic` picks by a cost model (`Winograd.choose`).
 public enum ConvAlgorithm: Sendable, Equatable {
@@ -19,113 +31,12 @@ public enum ConvAlgorithm: Sendable, Equatable {
     case winograd(m: Int)
 }
 
-/// Transformed 3×3 weights for one tile size: U_ξ = (G g Gᵀ)_ξ for each of the α² positions, each
-/// packed as a C_out × C_in GEMM left operand.
-final class WinogradWeights: @unchecked Sendable {
-    // @unchecked Sendable: immutable after init.
-    let m: Int
-    let alpha: Int
-    let inChannels: Int, outChannels: Int
-    let packed: [PackedMatrix]
-
-    /// `weights`: ONNX layout [C_out, C_in, 3, 3].
-    init(weights: UnsafePointer<Float>, inChannels: Int, outChannels: Int, m: Int, kernels ks: KernelSet) {
-        precondition(m == 2 || m == 4)
-        self.m = m
-        alpha = m + 2
-        self.inChannels = inChannels
-        self.outChannels = outChannels
-        let g = Winograd.gMatrix(m)
-        let area = alpha * alpha, perXi = outChannels * inChannels
-        // u[ξ][co][ci], computed in double: U = G g Gᵀ.
-        var u = [Float](repeating: 0, count: area * perXi)
-        let a = alpha
-        u.withUnsafeMutableBufferPointer { ub in
-            var tmp = [Double](repeating: 0, count: a * 3)
-            for co in 0..<outChannels {
-                for ci in 0..<inChannels {
-                    let w = weights + (co * inChannels + ci) * 9
-                    for i in 0..<a { for k in 0..<3 {
-                        var s = 0.0
-                        for j in 0..<3 { s += g[i * 3 + j] * Double(w[j * 3 + k]) }
-                        tmp[i * 3 + k] = s
-                    } }
-                    for i in 0..<a { for j in 0..<a {
-                        var s = 0.0
-                        for k in 0..<3 { s += tmp[i * 3 + k] * g[j * 3 + k] }
-                        ub[(i * a + j) * perXi + co * inChannels + ci] = Float(s)
-                    } }
-                }
-            }
-        }
-        packed = u.withUnsafeBufferPointer { ub in
-            (0..<area).map { xi in
-                PackedMatrix(packingA: ub.baseAddress! + xi * perXi, m: outChannels, k: inChannels, lda: inChannels, isa: ks.isa)
-            }
-        }
-    }
-
-    var byteCount: Int { packed.reduce(0) { $0 + $1.byteCount } }
-
-    /// The [C_out, C_in, 3, 3] weights this form was built from: U = G g Gᵀ with G (α × 3) of full
-    /// column rank, so g = P U Pᵀ exactly for P = (GᵀG)⁻¹Gᵀ, the left inverse; computed in double,
-    /// the result differs from the original weights only by U's float rounding (~1e-7 relative).
-    func originalWeights() -> [Float] {
-        let g = Winograd.gMatrix(m), a = alpha
-        // GᵀG (3 × 3), its inverse by cofactors, then P = (GᵀG)⁻¹ Gᵀ (3 × α).
-        var gtg = [Double](repeating: 0, count: 9)
-        for i in 0..<3 { for j in 0..<3 { for r in 0..<a { gtg[i * 3 + j] += g[r * 3 + i] * g[r * 3 + j] } } }
-        let inverse = Winograd.inverse3x3(gtg)
-        var p = [Double](repeating: 0, count: 3 * a)
-        for i in 0..<3 { for r in 0..<a { for j in 0..<3 { p[i * a + r] += inverse[i * 3 + j] * g[r * 3 + j] } } }
-        var w = [Float](repeating: 0, count: outChannels * inChannels * 9)
-        var u = [Double](repeating: 0, count: a * a), tmp = [Double](repeating: 0, count: 3 * a)
-        for co in 0..<outChannels {
-            for ci in 0..<inChannels {
-                for xi in 0..<(a * a) { u[xi] = Double(packed[xi].element(co, ci)) }
-                // tmp = P U (3 × α), then g = tmp Pᵀ (3 × 3).
-                for i in 0..<3 { for c in 0..<a {
-                    var s = 0.0
-                    for r in 0..<a { s += p[i * a + r] * u[r * a + c] }
-                    tmp[i * a + c] = s
-                } }
-                let out = (co * inChannels + ci) * 9
-                for i in 0..<3 { for j in 0..<3 {
-                    var s = 0.0
-                    for c in 0..<a { s += tmp[i * a + c] * p[j * a + c] }
-                    w[out + i * 3 + j] = Float(s)
-                } }
-            }
-        }
-        return w
-    }
-}
-
 enum Winograd {
-    /// G (α × 3, row-major) of F(m, 3).
-    static func gMatrix(_ m: Int) -> [Double] {
-        if m == 2 { return [1, 0, 0, 0.5, 0.5, 0.5, 0.5, -0.5, 0.5, 0, 0, 1] }
-        return [1.0 / 4, 0, 0,
-                -1.0 / 6, -1.0 / 6, -1.0 / 6,
-                -1.0 / 6, 1.0 / 6, -1.0 / 6,
-                1.0 / 24, 1.0 / 12, 1.0 / 6,
-                1.0 / 24, -1.0 / 12, 1.0 / 6,
-                0, 0, 1]
-    }
-
-    /// The inverse of a 3 × 3 row-major matrix by cofactors (for the well-conditioned GᵀG).
-    static func inverse3x3(_ m: [Double]) -> [Double] {
-        let c00 = m[4] * m[8] - m[5] * m[7], c01 = m[5] * m[6] - m[3] * m[8], c02 = m[3] * m[7] - m[4] * m[6]
-        let det = m[0] * c00 + m[1] * c01 + m[2] * c02
-        return [c00 / det, (m[2] * m[7] - m[1] * m[8]) / det, (m[1] * m[5] - m[2] * m[4]) / det,
-                c01 / det, (m[0] * m[8] - m[2] * m[6]) / det, (m[2] * m[3] - m[0] * m[5]) / det,
-                c02 / det, (m[1] * m[6] - m[0] * m[7]) / det, (m[0] * m[4] - m[1] * m[3]) / det]
-    }
-
     /// Weights Winograd can take at all: 2-D 3×3, one group, on an ISA with the transforms (their
-    /// 16-tile runs must tile the NR panels).
+    /// 16-tile runs must tile the NR panels, and the weight transform's 16-lane vectors an MR panel).
     static func supports(_ g: ConvGeometry, _ ks: KernelSet) -> Bool {
-        g.rank == 2 && g.kernelSize == [3, 3] && g.groups == 1 && ks.winogradInput != nil && ks.nr % 16 == 0
+        g.rank == 2 && g.kernelSize == [3, 3] && g.groups == 1 && ks.winogradInput != nil && ks.winogradWeightRows != nil && ks.nr % 16 == 0
+            && ks.mr <= 16
     }
 
     /// Geometries it applies to: those weights, stride 1, no dilation (any pads).
@@ -134,9 +45,11 @@ enum Winograd {
     }
 
     /// The cheapest of im2col GEMM, F(2,3) and F(4,3) for this geometry, in MAC-equivalents per
-    /// (C_in · C_out): GEMM columns are padded to 16 (the half tile), and each transform costs
-    /// about 40 (input, per channel and tile) and 20 (output) vector-lane cycles, i.e. ×32 MACs,
-    /// shared over the other channel count. Returns nil for im2col.
+    /// (C_in · C_out): GEMM columns are padded to 16 (the half tile), and each input/output
+    /// transform costs about 40 (input, per channel and tile) and 20 (output) vector-lane cycles,
+    /// i.e. ×32 MACs, shared over the other channel count. The weight transform (per pair, per
+    /// tile block) costs about 80 (F(4,3)) / 45 (F(2,3)) vector instructions per MR pairs, also
+    /// ×32 MACs. Returns nil for im2col.
     static func choose(_ g: ConvGeometry, _ ks: KernelSet) -> Int? {
         guard applies(g, ks) else { return nil }
         func pad16(_ n: Int) -> Double { Double((n + 15) / 16 * 16) }
@@ -147,36 +60,70 @@ enum Winograd {
         for m in [2, 4] {
             let tiles = ((o[0] + m - 1) / m) * ((o[1] + m - 1) / m)
             let a = Double((m + 2) * (m + 2))
-            let cost = a * pad16(tiles) + Double(tiles) * (40 * 32 / cout + 20 * 32 / cin) * a / 36
+            let blocks = Double((tiles + tileBlock(g, ks, m: m) - 1) / tileBlock(g, ks, m: m))
+            let weightTransform = (m == 4 ? 80.0 : 45.0) * 32 / Double(ks.mr) * blocks
+            let cost = a * pad16(tiles) + Double(tiles) * (40 * 32 / cout + 20 * 32 / cin) * a / 36 + weightTransform
             if cost < best.1 { best = (m, cost) }
         }
         return best.0
+    }
+
+    /// Tiles per block: V and M (α²·(C_in + C_out)·block floats) are kept within ~4 MB, in whole
+    /// NR panels, and no larger than the plane's tiles (rounded to the 16-tile vector runs).
+    static func tileBlock(_ g: ConvGeometry, _ ks: KernelSet, m: Int) -> Int {
+        let o = g.outputSize, area = (m + 2) * (m + 2)
+        let tiles = ((o[0] + m - 1) / m) * ((o[1] + m - 1) / m)
+        let coutPad = (g.outChannels + ks.mr - 1) / ks.mr * ks.mr
+        let block = max(ks.nr, (1 << 20) / (area * (g.inChannels + coutPad)) / ks.nr * ks.nr)
+        return min(block, (tiles + 15) / 16 * 16)
     }
 }
 
 extension Kernels {
     /// Winograd convolution of `batch` images (geometry as in `conv`, stride 1, 3×3, one group).
-    static func winogradConv(_ w: WinogradWeights, _ g: ConvGeometry, _ ks: KernelSet, batch: Int, input: UnsafePointer<Float>,
-                             bias: UnsafePointer<Float>?, activation: Activation, output: UnsafeMutablePointer<Float>,
-                             pool: ThreadPool?) {
-        let m = w.m, area = w.alpha * w.alpha
+    /// `weights`: the im2col packing of the [C_out, C_in, 3, 3] weights (C_out × 9·C_in, role A).
+    static func winogradConv(_ weights: PackedMatrix, m: Int, _ g: ConvGeometry, _ ks: KernelSet, batch: Int,
+                             input: UnsafePointer<Float>, bias: UnsafePointer<Float>?, activation: Activation,
+                             output: UnsafeMutablePointer<Float>, pool: ThreadPool?) {
+        let alpha = m + 2, area = alpha * alpha
         let cin = g.inChannels, cout = g.outChannels
         let ih = g.inputSize[0], iw = g.inputSize[1]
         let o = g.outputSize, oh = o[0], ow = o[1]
         let tilesH = (oh + m - 1) / m, tilesW = (ow + m - 1) / m, tiles = tilesH * tilesW
-        let mr = ks.mr, nr = ks.nr, kc = ks.kc
+        // k-blocks of 128 input channels (not the packing's 256): halves the U scratch per panel.
+        let mr = ks.mr, nr = ks.nr, kc = 128
         let coutPad = (cout + mr - 1) / mr * mr
-        // Tile blocks keep V and M (α²·(C_in + C_out)·block floats) within ~4 MB.
-        let budget = 1 << 20
-        var block = max(nr, budget / (area * (cin + coutPad)) / nr * nr)
-        block = min(block, (tiles + 15) / 16 * 16)
+        let block = Winograd.tileBlock(g, ks, m: m)
         let npadMax = (block + nr - 1) / nr * nr
         let vCount = area * cin * npadMax, mCount = area * coutPad * npadMax
         let threads = pool?.threadCount ?? 1
+        // GEMM tasks: (group of rows of the ξ grid, chunk of row panels). A task transforms its
+        // rows' positions × chunk·MR output channels × one k-block of U into its worker's scratch
+        // (≤ ~512 KB, so it stays in L2 next to the V panels), loading each 3×3 weight once for
+        // all its rows, then runs the GEMMs with the row panels innermost, so each V micro-panel
+        // comes from L2 once per chunk and is reused from L1 (a panel per task would re-read V
+        // once per panel: 37× for 512 → 512 at 7×7). One group of all α rows when it gives the
+        // threads enough tasks (≥ 4 each), else smaller chunks, then more groups.
+        let mPanels = coutPad / mr
+        let target = threads > 1 ? 4 * threads : 1
+        var groups = 1, chunk = 1
+        for candidate in (alpha == 6 ? [1, 2, 3, 6] : [1, 2, 4]) {
+            groups = candidate
+            chunk = max(1, min(mPanels, (512 << 10) / (alpha / groups * alpha * kc * mr * 4)))
+            while chunk > 1 && groups * ((mPanels + chunk - 1) / chunk) < target { chunk -= 1 }
+            if groups * ((mPanels + chunk - 1) / chunk) >= target { break }
+        }
+        let chunks = (mPanels + chunk - 1) / chunk, rowsPerGroup = alpha / groups, positions = rowsPerGroup * alpha
+        // Per worker: the group's positions of chunk·MR × kc of U, each followed by 16 floats of
+        // slack for the transform's spilling stores; 64-byte aligned.
+        let uStride = (chunk * kc * mr + 16 + 15) / 16 * 16, uCount = positions * uStride
         let (code, p0, p1) = activation.encoded
         let input0 = input
-        Workspace.with(floats: vCount + mCount) { buf in
-            let v = buf, mBuf = buf + vCount
+        let packedGeometry = [m, 0, 0, mr, weights.kc, weights.roundedExtent, 9 * cin, 0, 0, 0, uStride,
+                              weights.roundedExtent * 9 * cin]
+        precondition(weights.role == .a && weights.panelWidth == mr && weights.cols == 9 * cin && weights.rows == cout)
+        Workspace.with(floats: vCount + mCount + threads * uCount) { buf in
+            let v = buf, mBuf = buf + vCount, uBuf = mBuf + mCount
             for img in 0..<batch {
                 let x = input0 + img * cin * ih * iw
                 let y = output + img * cout * oh * ow
@@ -195,31 +142,41 @@ extension Kernels {
                             input(geo.baseAddress!, x + ci * ih * iw, b0, b0 + count, v + pc * npad + (ci - pc) * nr, nr * kcb)
                         }
                     }
-                    // 2. α² GEMMs. Tasks: (ξ, chunk of row panels); chunks only when ξ alone
-                    // would leave threads idle or unbalanced.
-                    let mPanels = coutPad / mr
-                    let chunks = threads > 1 && area < 8 * threads ? min(mPanels, threads) : 1
+                    // 2. α² GEMMs, tasks (group of rows, chunk of row panels).
                     let nPanels = npad / nr
-                    parallel(pool, area * chunks) { task, _ in
-                        let xi = task / chunks, chunk = task % chunks
-                        let ip0 = mPanels * chunk / chunks, ip1 = mPanels * (chunk + 1) / chunks
-                        let u = w.packed[xi]
-                        let vx = v + xi * vXi, mx = mBuf + xi * mXi
-                        var pc = 0
-                        while pc < cin {
-                            let kcb = min(kc, cin - pc)
-                            let aBlock = u.panels(p0: pc, kcb: kcb, index: 0)
-                            for q in 0..<nPanels {
-                                let bp = UnsafePointer(vx + pc * npad + q * nr * kcb)
-                                let cols = min(nr, count - q * nr)
+                    let transform = ks.winogradWeightRows!
+                    parallel(pool, groups * chunks) { task, worker in
+                        let i0 = task / chunks * rowsPerGroup, ip0 = task % chunks * chunk, ip1 = min(mPanels, ip0 + chunk)
+                        let u = uBuf + worker * uCount
+                        withUnsafeTemporaryAllocation(of: Int.self, capacity: packedGeometry.count) { geo in
+                            for (k, value) in packedGeometry.enumerated() { geo[k] = value }
+                            geo[1] = i0; geo[2] = i0 + rowsPerGroup
+                            var pc = 0
+                            while pc < cin {
+                                let kcb = min(kc, cin - pc)
+                                geo[8] = pc; geo[9] = pc + kcb
+                                // U_ξ of panel ip at u + (ξ − i0·α)·uStride + (ip − ip0)·kcb·MR,
+                                // ascending so each panel's spilled lanes are overwritten by the next.
                                 for ip in ip0..<ip1 {
-                                    let ap = aBlock + ip * mr * kcb
-                                    let c = mx + ip * mr * npad + q * nr
-                                    if cols <= nr / 2, let half = ks.tileHalf { half(kcb, ap, bp, c, npad, pc > 0) }
-                                    else { ks.tile(kcb, ap, bp, c, npad, pc > 0) }
+                                    geo[7] = ip
+                                    transform(geo.baseAddress!, weights.storage, u + (ip - ip0) * kcb * mr)
                                 }
+                                for position in 0..<positions {
+                                    let xi = i0 * alpha + position
+                                    let up = UnsafePointer(u + position * uStride)
+                                    let vx = v + xi * vXi + pc * npad, mx = mBuf + xi * mXi
+                                    for q in 0..<nPanels {
+                                        let bp = UnsafePointer(vx + q * nr * kcb)
+                                        let half = min(nr, count - q * nr) <= nr / 2 ? ks.tileHalf : nil
+                                        for ip in ip0..<ip1 {
+                                            let ap = up + (ip - ip0) * kcb * mr
+                                            let c = mx + ip * mr * npad + q * nr
+                                            if let half { half(kcb, ap, bp, c, npad, pc > 0) } else { ks.tile(kcb, ap, bp, c, npad, pc > 0) }
+                                        }
+                                    }
+                                }
+                                pc += kcb
                             }
-                            pc += kcb
                         }
                     }
                     // 3. Output transform.

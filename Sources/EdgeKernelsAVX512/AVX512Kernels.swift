@@ -237,6 +237,10 @@ public enum AVX512Kernels {
                                      _ dst: UnsafeMutablePointer<Float>, _ panelStride: Int) {
         winogradInputImpl(geometry, plane, tBegin, tEnd, dst, panelStride)
     }
+    /// Rows of U = G g Gᵀ from the im2col packing (see Shared/WinogradWeightTransform.swift).
+    public static func winogradWeightRows(_ geometry: UnsafePointer<Int>, _ packed: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>) {
+        winogradWeightRowsImpl(geometry, packed, dst)
+    }
     public static func winogradOutput(_ geometry: UnsafePointer<Int>, _ src: UnsafePointer<Float>, _ tBegin: Int, _ tEnd: Int,
                                       _ plane: UnsafeMutablePointer<Float>, _ bias: Float, _ code: Int, _ p0: Float, _ p1: Float) {
         winogradOutputImpl(geometry, src, tBegin, tEnd, plane, bias, code, p0, p1)

@@ -28,9 +28,9 @@ public struct SessionOptions: Sendable, Equatable {
     /// accelerators do (see `QDQLowering`). Off, QDQ graphs run exactly as written, in float.
     public var integerQDQ: Bool = true
     /// Let stride-1 3×3 convolutions run Winograd F(2,3)/F(4,3) where its cost model wins (about
-    /// 2× faster per layer). The transformed weights are 1.8× (F(2,3)) to 4× (F(4,3)) the size of
-    /// the 3×3 weights they replace (ResNet-50 holds 156 MB instead of 99 MB); off, every conv
-    /// keeps the im2col packing, the same size as its weights.
+    /// 2× faster per layer). Either way each conv holds only its im2col packing: Winograd
+    /// transforms it per run (see EdgeKernels' Winograd.swift), so memory is the same; off, every
+    /// conv runs im2col.
     public var winograd: Bool = true
     /// Values of the main graph that `Session.run(_:observing:)` reports to its observer (e.g.
     /// calibration statistics), each as soon as it exists. An observed value stays a value of its

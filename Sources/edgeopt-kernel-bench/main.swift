@@ -145,10 +145,12 @@ func runAll(_ config: Config) {
         bench(cc.name + suffix, flops: 2 * macs, config) {
             Kernels.conv(weights, input: x, bias: bias, activation: .relu, output: &y, pool: pool)
         }
-        if weights.algorithm != .gemm {
-            let gemm = ConvWeights(weights: w, geometry: g, isa: isa, algorithm: .gemm)
-            bench(cc.name + " [gemm]", flops: 2 * macs, config) {
-                Kernels.conv(gemm, input: x, bias: bias, activation: .relu, output: &y, pool: pool)
+        // Every algorithm the geometry can run, besides the one the cost model picked.
+        for other in [ConvAlgorithm.gemm, .winograd(m: 2), .winograd(m: 4)] where other != weights.algorithm {
+            let forced = ConvWeights(weights: w, geometry: g, isa: isa, algorithm: other)
+            if forced.algorithm != other { continue }
+            bench(cc.name + " [\(other)]", flops: 2 * macs, config) {
+                Kernels.conv(forced, input: x, bias: bias, activation: .relu, output: &y, pool: pool)
             }
         }
     }

@@ -36,7 +36,7 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Seed of the random inputs.")
     var seed: UInt64 = 0
 
-    @Flag(help: "Keep every convolution on im2col: no Winograd, whose transformed 3×3 weights are 1.8–4× larger (less memory, slower 3×3 layers).")
+    @Flag(help: "Keep every convolution on im2col: no Winograd for stride-1 3×3 layers (same memory, slower 3×3 layers).")
     var noWinograd = false
 
     @Flag(help: "Round float32 weights and activations through half precision (FP16 execution preview).")

@@ -33,7 +33,7 @@ struct RunCommand: ParsableCommand {
     @Flag(help: "Round float32 weights and activations through half precision (FP16 execution preview).")
     var fp16 = false
 
-    @Flag(help: "Keep every convolution on im2col: no Winograd, whose transformed 3×3 weights are 1.8–4× larger (less memory, slower 3×3 layers).")
+    @Flag(help: "Keep every convolution on im2col: no Winograd for stride-1 3×3 layers (same memory, slower 3×3 layers).")
     var noWinograd = false
 
     @Flag(help: "Print the summary as JSON.")

@@ -1,12 +1,15 @@
-import EdgeKernels
+@testable import EdgeKernels
 import XCTest
 
 /// Winograd F(2,3) / F(4,3) against the direct double-precision convolution loop (`Reference.conv`),
 /// over odd shapes: partial edge tiles, asymmetric and zero pads, channel counts that are not
 /// multiples of the tile, several k-blocks (C_in > 256), several tile blocks, tiny planes, batch,
-/// bias or none, fused activations, 1 and 2 threads.
+/// bias or none, fused activations, 1, 2 and 3 threads. U = G g Gᵀ is transformed per run from
+/// the im2col packing, so these also cover that transform: ragged MR panels, a channel's 9 taps
+/// split across two k-blocks of the packing, and the packing's last float.
 final class WinogradTests: XCTestCase {
     let pool2 = ThreadPool(threads: 2)
+    let pool3 = ThreadPool(threads: 3)
 
     /// ISAs with the Winograd transforms (the portable kernels keep im2col).
     var winogradISAs: [KernelISA] { KernelISA.supported.filter { $0 != .portable } }
@@ -14,7 +17,7 @@ final class WinogradTests: XCTestCase {
     func run(_ cw: ConvWeights, batch: Int, x: [Float], bias: [Float]?, act: Activation, threads: Int) -> [Float] {
         let g = cw.geometry
         var y = [Float](repeating: .nan, count: batch * g.outChannels * g.outputPlane)
-        let pool = threads == 2 ? pool2 : nil
+        let pool = threads == 2 ? pool2 : threads == 3 ? pool3 : nil
         if let bias {
             bias.withUnsafeBufferPointer { bp in
                 Kernels.conv(cw, batch: batch, input: x, bias: bp.baseAddress, activation: act, output: &y, pool: pool)
@@ -40,9 +43,12 @@ final class WinogradTests: XCTestCase {
             // F(4,3) rounds to ~1e-5 of the output scale (|y| ~ √K/3 here), F(2,3) to ~1e-6.
             assertClose(one, want, rtol: 1e-4, atol: 1e-4 * Float(g.reductionSize).squareRoot(), "\(isa) F(\(m),3) \(g)",
                         file: file, line: line)
-            // Threads split channels and ξ, never a sum: bit-identical results.
-            let two = run(cw, batch: batch, x: x, bias: bias, act: act, threads: 2)
-            XCTAssertEqual(one, two, "\(isa) F(\(m),3) \(g): 2 threads differ from 1", file: file, line: line)
+            // Threads split channels, rows of the ξ grid and row panels, never a sum: bit-identical
+            // results.
+            for threads in [2, 3] {
+                let more = run(cw, batch: batch, x: x, bias: bias, act: act, threads: threads)
+                XCTAssertEqual(one, more, "\(isa) F(\(m),3) \(g): \(threads) threads differ from 1", file: file, line: line)
+            }
         }
     }
 
@@ -106,40 +112,48 @@ final class WinogradTests: XCTestCase {
         }
     }
 
-    /// Once a Winograd form exists the float copy is gone: forms needed later (im2col for a strided
-    /// view here; the other tile size in `testAutomaticChoiceAndRetargeting`) are built from weights
-    /// recovered from U = G g Gᵀ, which match the originals to float rounding, so their outputs
-    /// match the reference as tightly as ever.
-    func testFormsBuiltAfterTheFloatCopyIsDropped() {
-        for isa in winogradISAs {
-            for first in [2, 4] {
-                var rng = TestRandom(seed: 21)
-                let (cin, cout) = (37, 29)
-                let w = rng.floats(cout * cin * 9)
-                func geometry(_ size: Int, stride: Int = 1) -> ConvGeometry {
-                    ConvGeometry(inChannels: cin, outChannels: cout, inputSize: [size, size], kernelSize: [3, 3],
-                                 strides: [stride, stride], padsBegin: [1, 1], padsEnd: [1, 1])
-                }
-                let cw = ConvWeights(weights: w, geometry: geometry(20), isa: isa, algorithm: .winograd(m: first))
-                XCTAssertEqual(cw.algorithm, .winograd(m: first))
-                // Only the α² packed C_out × C_in matrices are held (a float copy, C_out·9·C_in floats,
-                // would break the divisibility: 29·9 is a multiple of neither 16 nor 36).
-                let alpha = first + 2
-                let transformedOnly = cw.byteCount
-                XCTAssertEqual(transformedOnly % (alpha * alpha * cin * 4), 0, "\(isa) F(\(first),3) holds more than U")
-                // A strided (im2col) view, packed from recovered weights.
-                let strided = cw.with(geometry: geometry(15, stride: 2))
-                XCTAssertEqual(strided.algorithm, .gemm)
-                let x = rng.floats(cin * 15 * 15)
-                let want = Reference.conv(strided.geometry, input: x, weights: w, bias: nil)
-                let got = run(strided, batch: 1, x: x, bias: nil, act: .none, threads: 1)
-                assertClose(got, want, rtol: 1e-5, atol: 1e-5 * Float(cin * 9).squareRoot(), "\(isa) im2col after F(\(first),3)")
-                XCTAssertGreaterThan(cw.byteCount, transformedOnly)
+    /// The per-run weight transform reads the im2col packing (C_out × 9·C_in in k-blocks of 256):
+    /// C_in = 29 puts channel 28's taps (k = 252…260) across two k-blocks, 57 across three, and
+    /// C_out = 1, 15, 29, 43 leave the last MR panel ragged (MR = 6 or 14), so its last channel is
+    /// the packing's last float. Several threads share the transform scratch per worker.
+    func testPerRunTransformOnPackingEdges() {
+        for m in [2, 4] {
+            for (cin, cout) in [(29, 29), (57, 15), (29, 1), (260, 43)] {
+                check(ConvGeometry(inChannels: cin, outChannels: cout, inputSize: [11, 9], kernelSize: [3, 3],
+                                   padsBegin: [1, 1], padsEnd: [1, 1]), m: m, act: .relu, seed: UInt64(cin * cout))
             }
         }
     }
 
-    /// The cost model: big planes take F(4,3), 7×7 planes F(2,3); strides, dilations, groups,
+    /// The conv holds its weights once, as the im2col packing (C_out rounded up to MR rows ×
+    /// 9·C_in floats), whatever algorithm its views run: exactly the bytes `--no-winograd` holds.
+    func testHeldBytesAreTheIm2colPacking() {
+        for isa in winogradISAs {
+            let mr = KernelSet.forISA(isa).mr
+            for (cin, cout) in [(37, 29), (64, 64), (3, 1)] {
+                var rng = TestRandom(seed: 3)
+                let w = rng.floats(cout * cin * 9)
+                let packing = ConvWeights.packingGeometry(inChannels: cin, outChannels: cout, groups: 1, kernelSize: [3, 3])
+                let cw = ConvWeights(weights: w, geometry: packing, isa: isa)
+                let expected = (cout + mr - 1) / mr * mr * 9 * cin * 4
+                XCTAssertEqual(cw.byteCount, expected, "\(isa) \(cin)→\(cout)")
+                XCTAssertEqual(ConvWeights(weights: w, geometry: packing, isa: isa, algorithm: .gemm).byteCount, expected)
+                for (size, stride, algorithm) in [(30, 1, ConvAlgorithm.winograd(m: 4)), (7, 1, nil), (15, 2, .gemm)] {
+                    let view = cw.with(geometry: ConvGeometry(inChannels: cin, outChannels: cout, inputSize: [size, size],
+                                                             kernelSize: [3, 3], strides: [stride, stride],
+                                                             padsBegin: [1, 1], padsEnd: [1, 1]))
+                    if let algorithm, cin * cout >= 64 * 64 { XCTAssertEqual(view.algorithm, algorithm, "\(isa) size \(size)") }
+                    let x = rng.floats(cin * size * size)
+                    let want = Reference.conv(view.geometry, input: x, weights: w, bias: nil)
+                    let got = run(view, batch: 1, x: x, bias: nil, act: .none, threads: 2)
+                    assertClose(got, want, rtol: 1e-4, atol: 1e-4 * Float(cin * 9).squareRoot(), "\(isa) size \(size) stride \(stride)")
+                    XCTAssertEqual(cw.byteCount, expected, "running a view builds no other form")
+                }
+            }
+        }
+    }
+
+    /// The cost model: big planes take F(4,3), wide 7×7 layers F(2,3); strides, dilations, groups,
     /// other kernels and the int8 path stay on im2col; the float weights serve every input size.
     func testAutomaticChoiceAndRetargeting() {
         for isa in winogradISAs {
@@ -153,7 +167,12 @@ final class WinogradTests: XCTestCase {
                                                padsBegin: [dilation, dilation], padsEnd: [dilation, dilation]))
             }
             XCTAssertEqual(view(56).algorithm, .winograd(m: 4), "\(isa)")
-            XCTAssertEqual(view(7).algorithm, .winograd(m: 2), "\(isa)")
+            // 7×7 with 64 channels is a near tie between F(2,3) and im2col (it depends on MR);
+            // 512 channels (ResNet-50's last stage) share the transforms over 8× more products.
+            let wide = ConvWeights(weights: [Float](repeating: 0.5, count: 512 * 512 * 9),
+                                   geometry: ConvGeometry(inChannels: 512, outChannels: 512, inputSize: [7, 7], kernelSize: [3, 3],
+                                                          padsBegin: [1, 1], padsEnd: [1, 1]), isa: isa)
+            XCTAssertEqual(wide.algorithm, .winograd(m: 2), "\(isa)")
             XCTAssertEqual(view(56, stride: 2).algorithm, .gemm, "\(isa)")
             XCTAssertEqual(view(28, dilation: 2).algorithm, .gemm, "\(isa)")
             // Every form built so far is shared by all views.

@@ -1,0 +1,1 @@
+../EdgeKernels/Shared/WinogradWeightTransform.swift
