@@ -7,6 +7,9 @@ import PackageDescription
 /// per-lane libm call; the runtime picks a variant by CPU feature at start-up.
 let avx2Flags: [SwiftSetting] = [.unsafeFlags(["-Xcc", "-mavx2", "-Xcc", "-mfma", "-Xcc", "-mf16c"])]
 let avx512Flags: [SwiftSetting] = [.unsafeFlags(["-Xcc", "-mavx512f", "-Xcc", "-mavx512bw", "-Xcc", "-mavx512vl", "-Xcc", "-mavx512dq", "-Xcc", "-mavx2", "-Xcc", "-mfma", "-Xcc", "-mf16c"])]
+/// The VNNI int8 kernels also need -parse-stdlib: it exposes LLVM's vpdpbusd intrinsic through the
+/// Builtin module (Swift's SIMD code never lowers to it). Used only on CPUs with AVX512_VNNI.
+let vnniFlags: [SwiftSetting] = [.unsafeFlags(["-parse-stdlib", "-Xcc", "-mavx512f", "-Xcc", "-mavx512bw", "-Xcc", "-mavx512vl", "-Xcc", "-mavx512dq", "-Xcc", "-mavx512vnni", "-Xcc", "-mavx2", "-Xcc", "-mfma"])]
 
 let package = Package(
     name: "edgeopt",
@@ -38,9 +41,10 @@ let package = Package(
         .target(name: "EdgeAnalysis", dependencies: ["EdgeIR"]),
 
         // Raw-pointer compute kernels (SGEMM, conv, int8 GEMM): portable + ISA-specific builds.
-        .target(name: "EdgeKernels", dependencies: ["EdgeKernelsAVX2", "EdgeKernelsAVX512"]),
+        .target(name: "EdgeKernels", dependencies: ["EdgeKernelsAVX2", "EdgeKernelsAVX512", "EdgeKernelsVNNI"]),
         .target(name: "EdgeKernelsAVX2", swiftSettings: avx2Flags),
         .target(name: "EdgeKernelsAVX512", swiftSettings: avx512Flags),
+        .target(name: "EdgeKernelsVNNI", swiftSettings: vnniFlags),
         // Kernel micro-benchmarks (release builds only, driven by scripts/bench-kernels).
         .executableTarget(name: "edgeopt-kernel-bench", dependencies: ["EdgeKernels"]),
 

@@ -1,0 +1,112 @@
+/// 8-bit convolution weights prepared once for `Kernels.convInt8` (ConvInteger, QLinearConv and
+/// the QDQ-lowered Conv). Where the VNNI kernels run (see Int8GEMM.swift) each group's
+/// W_g (C_out/g × K) is held as int8 VNNI row panels with its row sums — 1 byte per weight — and
+/// the input goes through a byte im2col; otherwise (and for 2-D depthwise convs, which keep the
+/// direct kernel) it wraps the float-exact `ConvWeights(int8Weights:…)`.
+public final class Int8ConvWeights: @unchecked Sendable {
+    // @unchecked Sendable: `geometry` and `form` are immutable and the forms are read-only (the
+    // float form's lazily built state is guarded by its own lock).
+    enum Form {
+        case vnni([VNNIRowPanels])
+        case float(ConvWeights)
+    }
+    public let geometry: ConvGeometry
+    let form: Form
+
+    /// `weights`: [C_out, C_in/groups, k…] bytes (int8 if `signed`, else uint8); `zeroPoints`: one
+    /// entry or C_out (per output channel).
+    public init(weights: UnsafeRawPointer, signed: Bool, zeroPoints: [Int32], geometry g: ConvGeometry, isa: KernelISA? = nil) {
+        precondition(g.problem == nil, g.problem ?? "")
+        precondition(zeroPoints.count == 1 || zeroPoints.count == g.outChannels, "zero points: 1 or C_out entries")
+        if VNNI.enabled(isa) && !g.isDepthwise2D {
+            geometry = g
+            let cog = g.outChannels / g.groups, kdim = g.reductionSize
+            let side = VNNISide(signed: signed, unsignedRole: false)
+            form = .vnni(zeroPoints.withUnsafeBufferPointer { zp in
+                (0..<g.groups).map { grp in
+                    let z: ZeroPoint = zp.count == 1 ? .scalar(zp[0]) : .perIndex(zp.baseAddress! + grp * cog)
+                    return VNNIRowPanels(weights + grp * cog * kdim, ld: kdim, m: cog, k: kdim, side: side, zeroPoint: z)
+                }
+            })
+        } else {
+            let w = ConvWeights(int8Weights: weights, signed: signed, zeroPoints: zeroPoints, geometry: g, isa: isa)
+            geometry = w.geometry
+            form = .float(w)
+        }
+    }
+
+    private init(form: Form, geometry: ConvGeometry) {
+        self.form = form
+        self.geometry = geometry
+    }
+
+    /// The same weights for another input size (same channels, groups and kernel), without copying.
+    public func with(geometry requested: ConvGeometry) -> Int8ConvWeights {
+        switch form {
+        case let .float(w):
+            let v = w.with(geometry: requested)
+            return v === w ? self : Int8ConvWeights(form: .float(v), geometry: v.geometry)
+        case .vnni:
+            if requested == geometry { return self }
+            precondition(requested.problem == nil, requested.problem ?? "")
+            precondition(requested.inChannels == geometry.inChannels && requested.outChannels == geometry.outChannels
+                         && requested.groups == geometry.groups && requested.kernelSize == geometry.kernelSize,
+                         "Int8ConvWeights re-targeted to a geometry with other channels, groups or kernel")
+            return Int8ConvWeights(form: form, geometry: requested)
+        }
+    }
+
+    /// Bytes held by the prepared weights.
+    public var byteCount: Int {
+        switch form {
+        case let .vnni(p): return p.reduce(0) { $0 + $1.byteCount }
+        case let .float(w): return w.byteCount
+        }
+    }
+
+    /// Whether the VNNI int8 form was built.
+    public var isVNNI: Bool { if case .vnni = form { return true }; return false }
+}
+
+extension Kernels {
+    /// Exact integer convolution: output (int32) = Σ (x − inputZeroPoint)·(w − w_zero_point), the
+    /// input padded with its zero point. input: batch × C_in × inputSize bytes (int8 if
+    /// `inputSigned`, else uint8); `inputZeroPoint` must be a value of that type.
+    public static func convInt8(_ weights: Int8ConvWeights, batch: Int = 1, input: UnsafeRawPointer, inputSigned: Bool,
+                                inputZeroPoint: Int32, output: UnsafeMutablePointer<Int32>, pool: ThreadPool? = nil) {
+        let panels: [VNNIRowPanels]
+        switch weights.form {
+        case let .float(w):
+            convInt8(w, batch: batch, input: input, inputSigned: inputSigned, inputZeroPoint: inputZeroPoint, output: output, pool: pool)
+            return
+        case let .vnni(p):
+            panels = p
+        }
+        precondition(inputSigned ? (-128...127).contains(inputZeroPoint) : (0...255).contains(inputZeroPoint),
+                     "input zero point \(inputZeroPoint) is not a value of the input type")
+        let g = weights.geometry
+        let cig = g.inChannels / g.groups, cog = g.outChannels / g.groups
+        let n = g.outputPlane, kdim = g.reductionSize
+        let inImage = g.inChannels * g.inputPlane, outImage = g.outChannels * n
+        let side = VNNISide(signed: inputSigned, unsignedRole: true)
+        let padByte = UInt8(truncatingIfNeeded: inputZeroPoint)
+        for img in 0..<batch {
+            for grp in 0..<g.groups {
+                let x = input + img * inImage + grp * cig * g.inputPlane
+                let columns: VNNIColumns
+                if g.isPointwise {
+                    // The input plane already is the K × N operand.
+                    columns = .rows({ p, j0, _, _ in x + p * n + j0 }, side: side, zeroPoint: .scalar(inputZeroPoint))
+                } else {
+                    let im2col = Int8Im2Col(g, input: x, pad: padByte)
+                    columns = .rows({ p, j0, cols, scratch in
+                        im2col.row(p, j0, cols, scratch)
+                        return UnsafeRawPointer(scratch)
+                    }, side: side, zeroPoint: .scalar(inputZeroPoint))
+                }
+                VNNIDriver(m: cog, n: n, k: kdim, rows: .packed(panels[grp]), columns: columns, rowsUnsigned: false,
+                           c: output + img * outImage + grp * cog * n, ldc: n, pool: pool).run()
+            }
+        }
+    }
+}
