@@ -170,9 +170,31 @@ func runAll(_ config: Config) {
         let a = (0..<(n * n)).map { UInt8(truncatingIfNeeded: $0 &* 2654435761 >> 7) }
         let b = (0..<(n * n)).map { UInt8(truncatingIfNeeded: $0 &* 40503 >> 3) }
         var c = [Int32](repeating: 0, count: n * n)
-        let packed = PackedMatrix(packingInt8B: b, signed: true, k: n, n: n, ldb: n, zeroPoints: [3], isa: isa)
+        let packed = PackedInt8Matrix(packing: b, signed: true, k: n, n: n, ldb: n, zeroPoints: [3], isa: isa)
         bench("int8gemm-packedB \(n)x\(n)x\(n)", flops: 2 * Double(n * n * n), config) {
             Kernels.gemmInt8(m: n, a: a, aSigned: false, lda: n, aZeroPoint: .scalar(128), packedB: packed, c: &c, ldc: n, pool: pool)
+        }
+    }
+    // m × n × k: a conv-sized GEMM (256 channels × 56² positions × 64·3²) and a batch-1 classifier.
+    for (m, n, k) in [(256, 3136, 576), (1, 1000, 2048)] {
+        let a = (0..<(m * k)).map { UInt8(truncatingIfNeeded: $0 &* 2654435761 >> 7) }
+        let b = (0..<(k * n)).map { UInt8(truncatingIfNeeded: $0 &* 40503 >> 3) }
+        var c = [Int32](repeating: 0, count: m * n)
+        let packed = PackedInt8Matrix(packing: b, signed: true, k: k, n: n, ldb: n, zeroPoints: [0], isa: isa)
+        bench("int8gemm-packedB \(m)x\(n)x\(k)", flops: 2 * Double(m * n * k), config) {
+            Kernels.gemmInt8(m: m, a: a, aSigned: false, lda: k, aZeroPoint: .scalar(128), packedB: packed, c: &c, ldc: n, pool: pool)
+        }
+    }
+    // QLinearConv-shaped: uint8 input (zero point 128), int8 weights per channel (zero point 0).
+    for (name, cin, cout, hw, kk, pad) in [("int8conv 3x3 64->256 56x56", 64, 256, 56, 3, 1), ("int8conv 1x1 96->576 14x14", 96, 576, 14, 1, 0)] {
+        let g = ConvGeometry(inChannels: cin, outChannels: cout, inputSize: [hw, hw], kernelSize: [kk, kk],
+                             padsBegin: [pad, pad], padsEnd: [pad, pad])
+        let x = (0..<(cin * hw * hw)).map { UInt8(truncatingIfNeeded: $0 &* 2654435761 >> 9) }
+        let w = (0..<(cout * g.reductionSize)).map { UInt8(truncatingIfNeeded: $0 &* 40503 >> 5) }
+        let cw = Int8ConvWeights(weights: w, signed: true, zeroPoints: [0], geometry: g, isa: isa)
+        var y = [Int32](repeating: 0, count: cout * g.outputPlane)
+        bench(name, flops: 2 * Double(cout * g.outputPlane * g.reductionSize), config) {
+            Kernels.convInt8(cw, input: x, inputSigned: false, inputZeroPoint: 128, output: &y, pool: pool)
         }
     }
 }

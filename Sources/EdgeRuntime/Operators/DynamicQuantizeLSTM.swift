@@ -32,7 +32,11 @@ enum DynamicQuantizeLSTMOperators {
     ]
 }
 
-final class DynamicQuantizeLSTMKernel: TensorKernel {
+final class DynamicQuantizeLSTMKernel: TensorKernel, HoldsPackedInt8Weights {
+    var bakedBytes: Int {
+        guard let (w, r) = constantWeights else { return 0 }
+        return (w.packed + r.packed).reduce(0) { $0 + $1.byteCount }
+    }
     let lstm: RecurrentKernel
     /// W and R packed when the session compiles (they are constants in every real model).
     let constantWeights: (w: Int8ProjectionWeights, r: Int8ProjectionWeights)?
@@ -64,11 +68,11 @@ final class DynamicQuantizeLSTMKernel: TensorKernel {
     }
 }
 
-/// One 8-bit weight [directions, K, N] with its scales and zero points, packed per direction as
-/// the exact floats (W_q − z_w) for `Kernels.gemmInt8`.
+/// One 8-bit weight [directions, K, N] with its scales and zero points, packed per direction for
+/// `Kernels.gemmInt8` (`PackedInt8Matrix`: int8 VNNI panels, or the exact floats (W_q − z_w)).
 struct Int8ProjectionWeights: Sendable {
     let directions: Int, k: Int, n: Int
-    let packed: [PackedMatrix]
+    let packed: [PackedInt8Matrix]
     /// s_w per direction, one per column.
     let scales: [[Float]]
 
@@ -89,8 +93,8 @@ struct Int8ProjectionWeights: Sendable {
         let columns = scale.shape.count == 2 ? n : 1
         let (k, n, signed) = (k, n, t.dtype == .int8)
         packed = (0..<directions).map { d in
-            PackedMatrix(packingInt8B: UnsafeRawPointer(t.pointer(UInt8.self) + d * k * n), signed: signed, k: k, n: n, ldb: n,
-                         zeroPoints: Array(z[(d * columns)..<((d + 1) * columns)]))
+            PackedInt8Matrix(packing: UnsafeRawPointer(t.pointer(UInt8.self) + d * k * n), signed: signed, k: k, n: n, ldb: n,
+                             zeroPoints: Array(z[(d * columns)..<((d + 1) * columns)]))
         }
         scales = (0..<directions).map { d in
             columns == 1 ? [Float](repeating: s[d], count: n) : Array(s[(d * n)..<((d + 1) * n)])

@@ -33,7 +33,7 @@ enum IntegerOperators {
     ]
 
     /// Packs a constant 2-D 8-bit B (with its constant zero point) once at compile time.
-    static func packConstantB(_ b: KernelBuildContext, weightIndex: Int, zeroPointIndex: Int) throws -> PackedMatrix? {
+    static func packConstantB(_ b: KernelBuildContext, weightIndex: Int, zeroPointIndex: Int) throws -> PackedInt8Matrix? {
         guard let w = b.constantInput(weightIndex), w.rank == 2, IntegerOps.isByte(w.dtype), w.elementCount > 0 else { return nil }
         var zp: [Int32] = [0]
         if b.hasInput(zeroPointIndex) {
@@ -41,7 +41,7 @@ enum IntegerOperators {
             zp = try QuantTypes.int32Values(z, b.nodeDescription)
             guard zp.count == 1 || zp.count == w.shape[1] else { return nil }
         }
-        return PackedMatrix(packingInt8B: w.rawPointer, signed: w.dtype == .int8, k: w.shape[0], n: w.shape[1],
-                            ldb: w.shape[1], zeroPoints: zp)
+        return PackedInt8Matrix(packing: w.rawPointer, signed: w.dtype == .int8, k: w.shape[0], n: w.shape[1],
+                                ldb: w.shape[1], zeroPoints: zp)
     }
 }

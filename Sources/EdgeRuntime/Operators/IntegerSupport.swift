@@ -72,7 +72,7 @@ enum IntegerOps {
     }
 
     /// C[batch] (int32) = Σ (A − za)(B − zb) for every broadcast batch.
-    static func matmul(_ a: Tensor, _ b: Tensor, aZero: [Int32], bZero: [Int32], packedB: PackedMatrix?,
+    static func matmul(_ a: Tensor, _ b: Tensor, aZero: [Int32], bZero: [Int32], packedB: PackedInt8Matrix?,
                        _ c: ExecutionContext) throws -> (Tensor, IntegerMatMulShape) {
         guard isByte(a.dtype), isByte(b.dtype) else {
             throw EdgeError.badInput("\(c.nodeDescription): operands must be int8 or uint8, got \(a.dtype) and \(b.dtype)")
@@ -109,19 +109,27 @@ enum IntegerOps {
 }
 
 /// Int8 convolution state shared by ConvInteger and QLinearConv: attributes, and constant weights
-/// packed as exact (w − zw) floats once per input size.
+/// packed once (`Int8ConvWeights`: int8 VNNI panels, or exact (w − zw) floats) and re-targeted
+/// to each input size without copying.
 final class IntegerConv: @unchecked Sendable {
     // @unchecked: `cache` is only touched under `lock`.
     let window: WindowAttributes
     let group: Int
     let constantWeights: Tensor?
     private let lock = NSLock()
-    private var cache: [[Int]: ConvWeights] = [:]
+    private var packed: Int8ConvWeights?
+    private var cache: [[Int]: Int8ConvWeights] = [:]
 
     init(_ b: KernelBuildContext, weightIndex: Int) {
         window = WindowAttributes(b)
         group = b.int("group", 1)
         constantWeights = b.constantInput(weightIndex)
+    }
+
+    /// Bytes of the packed constant weights (0 before the first run, or for run-time weights).
+    var packedBytes: Int {
+        lock.lock(); defer { lock.unlock() }
+        return packed?.byteCount ?? 0
     }
 
     /// int32 output [N, C_out, spatial…] = conv(x − xZero, w − wZero) with zero padding in the
@@ -145,11 +153,17 @@ final class IntegerConv: @unchecked Sendable {
         let geometry = ConvGeometry(inChannels: cIn, outChannels: cOut, groups: group, inputSize: spatial, kernelSize: r.kernel,
                                     strides: r.strides, dilations: r.dilations, padsBegin: r.padsBegin, padsEnd: r.padsEnd)
         if let problem = geometry.problem { throw EdgeError.badInput("\(c.nodeDescription): \(problem)") }
-        let make = { ConvWeights(int8Weights: w.rawPointer, signed: w.dtype == .int8, zeroPoints: wZero, geometry: geometry) }
-        let packed: ConvWeights
+        let make = { Int8ConvWeights(weights: w.rawPointer, signed: w.dtype == .int8, zeroPoints: wZero, geometry: geometry) }
+        let packed: Int8ConvWeights
         if constant {
             lock.lock()
-            if let hit = cache[spatial] { packed = hit } else { packed = make(); cache[spatial] = packed }
+            if let hit = cache[spatial] {
+                packed = hit
+            } else {
+                if self.packed == nil { self.packed = make() }
+                packed = self.packed!.with(geometry: geometry)
+                cache[spatial] = packed
+            }
             lock.unlock()
         } else {
             packed = make()

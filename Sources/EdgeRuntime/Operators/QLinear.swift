@@ -59,8 +59,17 @@ enum QLinearOperators {
     }
 }
 
-final class QLinearMatMulKernel: TensorKernel {
-    let packedB: PackedMatrix?
+/// The int8 kernels hold their packed weights (int8 VNNI panels, or exact floats) besides the
+/// original constants, which they still read; they report the packed bytes for memory accounting.
+protocol HoldsPackedInt8Weights: BakesConstants {}
+extension HoldsPackedInt8Weights {
+    var bakedInputs: [Int] { [] }
+    func bake(_ options: SessionOptions) {}
+}
+
+final class QLinearMatMulKernel: TensorKernel, HoldsPackedInt8Weights {
+    var bakedBytes: Int { packedB?.byteCount ?? 0 }
+    let packedB: PackedInt8Matrix?
     let withBias: Bool
     let range: (Int32?, Int32?)
 
@@ -103,7 +112,8 @@ final class QLinearMatMulKernel: TensorKernel {
     }
 }
 
-final class QLinearConvKernel: TensorKernel {
+final class QLinearConvKernel: TensorKernel, HoldsPackedInt8Weights {
+    var bakedBytes: Int { conv.packedBytes }
     let conv: IntegerConv
     let constant: Bool
     let range: (Int32?, Int32?)
@@ -152,11 +162,12 @@ final class QLinearConvKernel: TensorKernel {
 /// com.microsoft QGemm: Y = alpha·(A − za)·op(B − zb) scaled by a_scale·b_scale, plus C; with
 /// y_scale the result is requantized (C is then int32 in accumulator units, added before the
 /// float multiply, as ONNX Runtime does), without it Y is float32 (C float).
-final class QGemmKernel: TensorKernel {
+final class QGemmKernel: TensorKernel, HoldsPackedInt8Weights {
+    var bakedBytes: Int { packedB?.byteCount ?? 0 }
     let alpha: Float
     let transA: Bool
     let transB: Bool
-    let packedB: PackedMatrix?
+    let packedB: PackedInt8Matrix?
     let constantB: Tensor?
 
     init(_ b: KernelBuildContext) throws {
@@ -172,8 +183,8 @@ final class QGemmKernel: TensorKernel {
             var zp: [Int32] = [0]
             if let z = b.constantInput(5) { zp = try QuantTypes.int32Values(z, b.nodeDescription) }
             packedB = zp.count == 1 || zp.count == constantB.shape[1]
-                ? PackedMatrix(packingInt8B: constantB.rawPointer, signed: constantB.dtype == .int8, k: constantB.shape[0],
-                               n: constantB.shape[1], ldb: constantB.shape[1], zeroPoints: zp)
+                ? PackedInt8Matrix(packing: constantB.rawPointer, signed: constantB.dtype == .int8, k: constantB.shape[0],
+                                   n: constantB.shape[1], ldb: constantB.shape[1], zeroPoints: zp)
                 : nil
         } else if !transB {
             packedB = try IntegerOperators.packConstantB(b, weightIndex: 3, zeroPointIndex: 5)
