@@ -7,7 +7,8 @@
 ///
 /// ## Performance notes (AVX-512, this machine, release; see scripts/bench-kernels)
 /// SGEMM ≈ 160–180 GFLOPS on one core (≈ 1.6× numpy/OpenBLAS), ≈ 1.8–2× at two threads; the int8
-/// GEMM runs on the float micro-kernel (exact, see Int8GEMM.swift) at ≈ 125–150 GOPS per core.
+/// GEMM runs on vpdpbusd where the CPU has AVX-512 VNNI, else on the float micro-kernel (exact,
+/// see Int8GEMM.swift) at ≈ 125–150 GOPS per core.
 ///
 /// ## Threads
 /// - `ThreadPool(threads: Int = ThreadPool.defaultThreadCount)` — persistent workers; the caller
@@ -15,7 +16,8 @@
 ///   contiguous split; `worker < threadCount` for per-worker scratch). Nested calls run serially.
 ///
 /// ## ISA
-/// - `KernelISA.portable | .avx2 | .avx512`; `KernelISA.detected`, `.active`, `.supported`.
+/// - `KernelISA.portable | .avx2 | .avx512`; `KernelISA.detected`, `.active`, `.supported`. The int8 kernels
+///   use AVX-512 VNNI at the avx512 level when the CPU has it (EDGEOPT_ISA=avx2 turns it off).
 ///
 /// ## SGEMM  (C = alpha·op(A)·op(B) + beta·C, then epilogue)
 /// - `Kernels.sgemm(transA:transB:m:n:k:alpha:a:lda:b:ldb:beta:c:ldc:epilogue:pool:isa:)`
@@ -51,10 +53,12 @@
 /// ## Integer (exact)
 /// - `Kernels.gemmInt8(m:n:k:a:aSigned:lda:aZeroPoint:b:bSigned:ldb:bZeroPoint:c:ldc:pool:isa:)` —
 ///   C(int32) = Σ (a − za)(b − zb), uint8/int8 either side, `ZeroPoint.scalar(z)` or `.perIndex(ptr)`
-///   (per row of A / per column of B). Pre-packed weights: `PackedMatrix(packingInt8B:signed:k:n:ldb:zeroPoints:)`
-///   + `Kernels.gemmInt8(m:a:aSigned:lda:aZeroPoint:packedB:c:ldc:pool:)`.
-/// - `ConvWeights(int8Weights:signed:zeroPoints:geometry:)` + `Kernels.convInt8(weights, batch:input:inputSigned:
-///   inputZeroPoint:output:pool:)` → int32 (ConvInteger / QLinearConv before requantization).
+///   (per row of A / per column of B). Pre-packed weights: `PackedInt8Matrix(packing:signed:k:n:ldb:zeroPoints:isa:)`
+///   (int8 VNNI panels, 1 byte per weight; float-exact `PackedMatrix(packingInt8B:…)` without VNNI)
+///   + `Kernels.gemmInt8(m:a:aSigned:lda:aZeroPoint:packedB:c:ldc:pool:)`. `Kernels.int8UsesVNNI(isa:)` tells which runs.
+/// - `Int8ConvWeights(weights:signed:zeroPoints:geometry:isa:)` (or the float-exact `ConvWeights(int8Weights:…)`)
+///   + `Kernels.convInt8(weights, batch:input:inputSigned:inputZeroPoint:output:pool:)` → int32 (ConvInteger /
+///   QLinearConv before requantization).
 /// - `Kernels.requantize(src, rows:cols:bias:multiplier: .scalar(s) | .perRow(ptr), zeroPoint:outputSigned:dst:)` —
 ///   saturate(roundHalfEven(Float(acc + bias)·multiplier) + zp).
 ///
