@@ -200,3 +200,54 @@ public enum VNNIKernels {
         }
     }
 }
+
+extension VNNIKernels {
+    /// One row of requantization, 16 lanes at a time (the int8 operators' epilogue; see
+    /// EdgeKernels/Requantize.swift for the formula):
+    ///   dst[i] = clamp(roundHalfEven(Float(src[i] &+ bias) · scale) + zeroPoint, lo, hi)
+    /// Rounding half to even by the 1.5·2²³ trick: for |v| ≤ 2²², v + 1.5·2²³ lies in [2²³, 2²⁴)
+    /// where the float spacing is 1, so the add rounds v to an integer, ties to even (1.5·2²³ is
+    /// even), and the subtraction is exact. v is first clamped to ±2²², which changes no result:
+    /// anything that large saturates either way. A NaN product (only from a NaN scale) gives the
+    /// zero point, as the scalar formula does.
+    public static func requantizeRow(_ src: UnsafePointer<Int32>, _ count: Int, _ bias: Int32, _ scale: Float, _ zeroPoint: Int32,
+                                     _ lo: Float, _ hi: Float, _ dst: UnsafeMutableRawPointer) {
+        let magic: Float = 12_582_912, limit: Float = 4_194_304
+        let s = SIMD16<Float>(repeating: scale), b = SIMD16<Int32>(repeating: bias), z = SIMD16<Float>(repeating: Float(zeroPoint))
+        let vlo = SIMD16<Float>(repeating: lo), vhi = SIMD16<Float>(repeating: hi)
+        let vm = SIMD16<Float>(repeating: magic), vl = SIMD16<Float>(repeating: limit)
+        var i = 0
+        // A non-finite scale can make NaN products; the scalar loop below handles those.
+        while scale.isFinite && i &+ 16 <= count {
+            let acc = UnsafeRawPointer(src + i).loadUnaligned(as: SIMD16<Int32>.self) &+ b
+            let v = clamp(toFloat(acc) * s, -vl, vl)
+            let r = clamp(((v + vm) - vm) + z, vlo, vhi)
+            (dst + i).storeBytes(of: toBytes(toInt(r)), as: SIMD16<UInt8>.self)
+            i &+= 16
+        }
+        while i < count {
+            var v = Float(src[i] &+ bias) * scale
+            if v.isNaN { v = 0 }
+            v = Swift.min(Swift.max(v, -limit), limit)
+            let r = Swift.min(Swift.max(((v + magic) - magic) + Float(zeroPoint), lo), hi)
+            dst.storeBytes(of: UInt8(truncatingIfNeeded: Int32(r)), toByteOffset: i, as: UInt8.self)
+            i &+= 1
+        }
+    }
+}
+
+@inline(__always) func toFloat(_ v: SIMD16<Int32>) -> SIMD16<Float> {
+    unsafeBitCast(Builtin.sitofp_Vec16xInt32_Vec16xFPIEEE32(unsafeBitCast(v, to: Builtin.Vec16xInt32.self)), to: SIMD16<Float>.self)
+}
+@inline(__always) func toInt(_ v: SIMD16<Float>) -> SIMD16<Int32> {
+    unsafeBitCast(Builtin.fptosi_Vec16xFPIEEE32_Vec16xInt32(unsafeBitCast(v, to: Builtin.Vec16xFPIEEE32.self)), to: SIMD16<Int32>.self)
+}
+@inline(__always) func toBytes(_ v: SIMD16<Int32>) -> SIMD16<UInt8> {
+    unsafeBitCast(Builtin.trunc_Vec16xInt32_Vec16xInt8(unsafeBitCast(v, to: Builtin.Vec16xInt32.self)), to: SIMD16<UInt8>.self)
+}
+/// min(max(v, lo), hi) per lane (vmaxps/vminps; `replacing(with:where:)` lowers to a lane loop).
+@inline(__always) func clamp(_ v: SIMD16<Float>, _ lo: SIMD16<Float>, _ hi: SIMD16<Float>) -> SIMD16<Float> {
+    let f = Builtin.Vec16xFPIEEE32.self
+    let m = Builtin.int_maxnum_Vec16xFPIEEE32(unsafeBitCast(v, to: f), unsafeBitCast(lo, to: f))
+    return unsafeBitCast(Builtin.int_minnum_Vec16xFPIEEE32(m, unsafeBitCast(hi, to: f)), to: SIMD16<Float>.self)
+}

@@ -223,4 +223,37 @@ final class VNNITests: XCTestCase {
         Kernels.convInt8(cw, input: x, inputSigned: false, inputZeroPoint: 17, output: &y, pool: pools[1])
         XCTAssertEqual(y, referenceConv(g2, batch: 1, x: x, xSigned: false, zx: 17, w: w, wSigned: true, zw: zw))
     }
+
+    /// Requantization (vectorised where VNNI runs) gives the scalar formula's bytes: exact .5 ties
+    /// (scale 0.5 on odd sums) round to even, huge sums saturate, rows not a multiple of 16 lanes.
+    func testRequantizeMatchesScalarFormula() {
+        var rng = TestRandom(seed: 9)
+        let rows = 5, cols = 37
+        for scaleKind in 0..<4 {
+            let acc: [Int32] = (0..<(rows * cols)).map { i in
+                switch i % 4 {
+                case 0: return Int32(truncatingIfNeeded: rng.next())
+                case 1: return Int32(rng.int(-600...600)) | 1
+                default: return Int32(rng.int(-100_000...100_000))
+                }
+            }
+            let bias: [Int32] = (0..<rows).map { _ in Int32(rng.int(-1000...1000)) }
+            let scales: [Float] = (0..<rows).map { r in [0.5, 0.25, 1.0 / 3, 0.0123][(scaleKind + r) % 4] }
+            for signed in [false, true] {
+                let zp: Int32 = signed ? -3 : 131
+                var want = [UInt8](repeating: 0, count: acc.count)
+                for r in 0..<rows { for c in 0..<cols {
+                    let v = (Float(acc[r * cols + c] &+ bias[r]) * scales[r]).rounded(.toNearestOrEven) + Float(zp)
+                    let q = min(max(v, signed ? -128 : 0), signed ? 127 : 255)
+                    want[r * cols + c] = UInt8(truncatingIfNeeded: Int32(q))
+                } }
+                var got = [UInt8](repeating: 0, count: acc.count)
+                scales.withUnsafeBufferPointer { sp in
+                    Kernels.requantize(acc, rows: rows, cols: cols, bias: bias, multiplier: .perRow(sp.baseAddress!),
+                                       zeroPoint: zp, outputSigned: signed, dst: &got)
+                }
+                XCTAssertEqual(got, want, "scales \(scales) signed \(signed)")
+            }
+        }
+    }
 }
