@@ -1,3 +1,5 @@
+import EdgeKernelsVNNI
+
 /// 8-bit convolution weights prepared once for `Kernels.convInt8` (ConvInteger, QLinearConv and
 /// the QDQ-lowered Conv). Where the VNNI kernels run (see Int8GEMM.swift) each group's
 /// W_g (C_out/g × K) is held as int8 VNNI row panels with its row sums — 1 byte per weight — and
@@ -77,6 +79,19 @@ extension Kernels {
         let panels: [VNNIRowPanels]
         switch weights.form {
         case let .float(w):
+            if VNNI.enabled(nil), case let .depthwise(dw) = w.store.form(for: w.geometry) {
+                // The direct float depthwise kernel on (x − zx) and (w − zw), exact (≤ 256 taps of
+                // products ≤ 65025 stay below 2²⁴; see convInt8(ConvWeights…)), with the byte →
+                // float and float → int32 passes 16 lanes at a time.
+                let g = w.geometry
+                let count = batch * g.inChannels * g.inputPlane, outCount = batch * g.outChannels * g.outputPlane
+                Workspace.with(floats: count + outCount) { buf in
+                    VNNIKernels.bytesToFloat(input, inputSigned, Float(inputZeroPoint), buf, count)
+                    depthwise(dw, g, w.kernels, batch: batch, input: buf, bias: nil, activation: .none, output: buf + count, pool: pool)
+                    VNNIKernels.floatToInt32(buf + count, output, outCount)
+                }
+                return
+            }
             convInt8(w, batch: batch, input: input, inputSigned: inputSigned, inputZeroPoint: inputZeroPoint, output: output, pool: pool)
             return
         case let .vnni(p):

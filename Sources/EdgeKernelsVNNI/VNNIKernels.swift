@@ -251,3 +251,33 @@ extension VNNIKernels {
     let m = Builtin.int_maxnum_Vec16xFPIEEE32(unsafeBitCast(v, to: f), unsafeBitCast(lo, to: f))
     return unsafeBitCast(Builtin.int_minnum_Vec16xFPIEEE32(m, unsafeBitCast(hi, to: f)), to: SIMD16<Float>.self)
 }
+
+extension VNNIKernels {
+    /// dst[i] = Float(src[i]) − zeroPoint for uint8 or int8 bytes (the int8 depthwise path's input).
+    public static func bytesToFloat(_ src: UnsafeRawPointer, _ signed: Bool, _ zeroPoint: Float,
+                                    _ dst: UnsafeMutablePointer<Float>, _ count: Int) {
+        let z = SIMD16<Float>(repeating: zeroPoint)
+        var i = 0
+        while i &+ 16 <= count {
+            let v = (src + i).loadUnaligned(as: SIMD16<UInt8>.self)
+            let f = toFloat(signed ? sext(v) : zext(v)) - z
+            UnsafeMutableRawPointer(dst + i).storeBytes(of: f, as: SIMD16<Float>.self)
+            i &+= 16
+        }
+        while i < count {
+            let b = src.load(fromByteOffset: i, as: UInt8.self)
+            dst[i] = (signed ? Float(Int8(bitPattern: b)) : Float(b)) - zeroPoint
+            i &+= 1
+        }
+    }
+
+    /// dst[i] = Int32(src[i]) (truncation; the int8 depthwise path's sums are exact integers).
+    public static func floatToInt32(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Int32>, _ count: Int) {
+        var i = 0
+        while i &+ 16 <= count {
+            store16(toInt(UnsafeRawPointer(src + i).loadUnaligned(as: SIMD16<Float>.self)), dst + i)
+            i &+= 16
+        }
+        while i < count { dst[i] = Int32(src[i]); i &+= 1 }
+    }
+}
