@@ -74,10 +74,17 @@ enum IntegerOps {
     /// C[batch] (int32) = Σ (A − za)(B − zb) for every broadcast batch.
     static func matmul(_ a: Tensor, _ b: Tensor, aZero: [Int32], bZero: [Int32], packedB: PackedInt8Matrix?,
                        _ c: ExecutionContext) throws -> (Tensor, IntegerMatMulShape) {
-        guard isByte(a.dtype), isByte(b.dtype) else {
-            throw EdgeError.badInput("\(c.nodeDescription): operands must be int8 or uint8, got \(a.dtype) and \(b.dtype)")
+        try matmul(a, b, bShape: b.shape, bType: b.dtype, aZero: aZero, bZero: bZero, packedB: packedB, c)
+    }
+
+    /// As above; `b` may be nil when B is a constant 2-D matrix held only as `packedB` (shape and
+    /// type given separately).
+    static func matmul(_ a: Tensor, _ b: Tensor?, bShape: [Int], bType: DType, aZero: [Int32], bZero: [Int32],
+                       packedB: PackedInt8Matrix?, _ c: ExecutionContext) throws -> (Tensor, IntegerMatMulShape) {
+        guard isByte(a.dtype), isByte(bType) else {
+            throw EdgeError.badInput("\(c.nodeDescription): operands must be int8 or uint8, got \(a.dtype) and \(bType)")
         }
-        let shape = try IntegerMatMulShape(a: a.shape, b: b.shape, c.nodeDescription)
+        let shape = try IntegerMatMulShape(a: a.shape, b: bShape, c.nodeDescription)
         let out = try c.allocate(.int32, shape.outputShape, zeroed: true)
         let cp = out.mutablePointer(Int32.self)
         let m = shape.m, n = shape.n, k = shape.k
@@ -94,11 +101,11 @@ enum IntegerOps {
                         Kernels.gemmInt8(m: m, a: ap, aSigned: a.dtype == .int8, lda: k, aZeroPoint: aZP,
                                          packedB: packedB, c: dst, ldc: n, pool: c.kernelPool)
                     } else {
-                        guard shape.bOffsets[batch] + k * n <= b.elementCount else {
+                        guard let b, shape.bOffsets[batch] + k * n <= b.elementCount else {
                             throw EdgeError.badInput("\(c.nodeDescription): B holds too few elements")
                         }
                         Kernels.gemmInt8(m: m, n: n, k: k, a: ap, aSigned: a.dtype == .int8, lda: k, aZeroPoint: aZP,
-                                         b: b.rawPointer + shape.bOffsets[batch], bSigned: b.dtype == .int8, ldb: n,
+                                         b: b.rawPointer + shape.bOffsets[batch], bSigned: bType == .int8, ldb: n,
                                          bZeroPoint: bZP, c: dst, ldc: n, pool: c.kernelPool)
                     }
                 }
@@ -115,7 +122,10 @@ final class IntegerConv: @unchecked Sendable {
     // @unchecked: `cache` is only touched under `lock`.
     let window: WindowAttributes
     let group: Int
-    let constantWeights: Tensor?
+    /// The constant weights until `bake` packs them (then only their shape and type are kept).
+    private(set) var constantWeights: Tensor?
+    private(set) var bakedShape: [Int]? = nil
+    private(set) var bakedType: DType? = nil
     private let lock = NSLock()
     private var packed: Int8ConvWeights?
     private var cache: [[Int]: Int8ConvWeights] = [:]
@@ -126,6 +136,29 @@ final class IntegerConv: @unchecked Sendable {
         constantWeights = b.constantInput(weightIndex)
     }
 
+    /// Packs the constant weights once for every input size (with their constant zero points
+    /// `wZero`, already validated by the caller) and drops the original tensor.
+    func bake(wZero: [Int32]) {
+        lock.lock(); defer { lock.unlock() }
+        guard let w = constantWeights, packed == nil else { return }
+        let g = ConvWeights.packingGeometry(inChannels: w.shape[1] * group, outChannels: w.shape[0], groups: group,
+                                            kernelSize: Array(w.shape[2...]))
+        packed = Int8ConvWeights(weights: w.rawPointer, signed: w.dtype == .int8, zeroPoints: wZero, geometry: g)
+        bakedShape = w.shape
+        bakedType = w.dtype
+        constantWeights = nil
+    }
+
+    /// Whether constant weights of this shape and zero points can be packed by `bake` (else the
+    /// run-time checks report the problem).
+    func canBake(wZero: [Int32]?) -> Bool {
+        guard let w = constantWeights, let wZero, IntegerOps.isByte(w.dtype), w.rank >= 3, group > 0,
+              w.shape[0] % group == 0, w.shape.allSatisfy({ $0 > 0 }), wZero.count == 1 || wZero.count == w.shape[0] else { return false }
+        let g = ConvWeights.packingGeometry(inChannels: w.shape[1] * group, outChannels: w.shape[0], groups: group,
+                                            kernelSize: Array(w.shape[2...]))
+        return g.problem == nil
+    }
+
     /// Bytes of the packed constant weights (0 before the first run, or for run-time weights).
     var packedBytes: Int {
         lock.lock(); defer { lock.unlock() }
@@ -134,18 +167,22 @@ final class IntegerConv: @unchecked Sendable {
 
     /// int32 output [N, C_out, spatial…] = conv(x − xZero, w − wZero) with zero padding in the
     /// shifted domain (the input padded with its zero point).
-    func run(x: Tensor, w: Tensor, xZero: Int32, wZero: [Int32], constant: Bool, _ c: ExecutionContext) throws -> Tensor {
-        guard IntegerOps.isByte(x.dtype), IntegerOps.isByte(w.dtype) else {
-            throw EdgeError.badInput("\(c.nodeDescription): input and weights must be int8 or uint8, got \(x.dtype) and \(w.dtype)")
+    /// `w` is nil once `bake` packed the constant weights.
+    func run(x: Tensor, w: Tensor?, xZero: Int32, wZero: [Int32], constant: Bool, _ c: ExecutionContext) throws -> Tensor {
+        guard let wShape = w?.shape ?? bakedShape, let wType = w?.dtype ?? bakedType else {
+            throw EdgeError.badInput("\(c.nodeDescription): the weights input is missing")
         }
-        guard x.rank >= 3, w.rank == x.rank else {
-            throw EdgeError.badInput("\(c.nodeDescription): input \(x.shape) and weights \(w.shape) must be N×C×spatial of one rank")
+        guard IntegerOps.isByte(x.dtype), IntegerOps.isByte(wType) else {
+            throw EdgeError.badInput("\(c.nodeDescription): input and weights must be int8 or uint8, got \(x.dtype) and \(wType)")
+        }
+        guard x.rank >= 3, wShape.count == x.rank else {
+            throw EdgeError.badInput("\(c.nodeDescription): input \(x.shape) and weights \(wShape) must be N×C×spatial of one rank")
         }
         let spatial = Array(x.shape[2...])
-        let r = try window.resolve(input: spatial, kernel: Array(w.shape[2...]), c)
-        let cIn = x.shape[1], cOut = w.shape[0]
-        guard group > 0, cIn % group == 0, w.shape[1] * group == cIn, cOut % group == 0, Array(w.shape[2...]) == r.kernel else {
-            throw EdgeError.badInput("\(c.nodeDescription): weights \(w.shape) do not fit input \(x.shape) with group \(group)")
+        let r = try window.resolve(input: spatial, kernel: Array(wShape[2...]), c)
+        let cIn = x.shape[1], cOut = wShape[0]
+        guard group > 0, cIn % group == 0, wShape[1] * group == cIn, cOut % group == 0, Array(wShape[2...]) == r.kernel else {
+            throw EdgeError.badInput("\(c.nodeDescription): weights \(wShape) do not fit input \(x.shape) with group \(group)")
         }
         guard wZero.count == 1 || wZero.count == cOut else {
             throw EdgeError.badInput("\(c.nodeDescription): weight zero point has \(wZero.count) elements, expected 1 or \(cOut)")
@@ -153,20 +190,23 @@ final class IntegerConv: @unchecked Sendable {
         let geometry = ConvGeometry(inChannels: cIn, outChannels: cOut, groups: group, inputSize: spatial, kernelSize: r.kernel,
                                     strides: r.strides, dilations: r.dilations, padsBegin: r.padsBegin, padsEnd: r.padsEnd)
         if let problem = geometry.problem { throw EdgeError.badInput("\(c.nodeDescription): \(problem)") }
-        let make = { Int8ConvWeights(weights: w.rawPointer, signed: w.dtype == .int8, zeroPoints: wZero, geometry: geometry) }
         let packed: Int8ConvWeights
         if constant {
             lock.lock()
+            defer { lock.unlock() }
             if let hit = cache[spatial] {
                 packed = hit
             } else {
-                if self.packed == nil { self.packed = make() }
+                if self.packed == nil {
+                    guard let w else { throw EdgeError.badInput("\(c.nodeDescription): the weights input is missing") }
+                    self.packed = Int8ConvWeights(weights: w.rawPointer, signed: wType == .int8, zeroPoints: wZero, geometry: geometry)
+                }
                 packed = self.packed!.with(geometry: geometry)
                 cache[spatial] = packed
             }
-            lock.unlock()
         } else {
-            packed = make()
+            guard let w else { throw EdgeError.badInput("\(c.nodeDescription): the weights input is missing") }
+            packed = Int8ConvWeights(weights: w.rawPointer, signed: wType == .int8, zeroPoints: wZero, geometry: geometry)
         }
         let batch = x.shape[0]
         let out = try c.allocate(.int32, [batch, cOut] + r.output)

@@ -59,39 +59,50 @@ enum QLinearOperators {
     }
 }
 
-/// The int8 kernels hold their packed weights (int8 VNNI panels, or exact floats) besides the
-/// original constants, which they still read; they report the packed bytes for memory accounting.
+/// Int8 kernels that hold packed weights (int8 VNNI panels, or exact floats) and report their
+/// bytes for memory accounting. QLinearMatMul/QLinearGemm and QLinearConv with constant weights
+/// and zero points also take the weights over (`bakedInputs` [3]), so the session drops the
+/// original int8 tensor; the others keep reading it.
 protocol HoldsPackedInt8Weights: BakesConstants {}
 extension HoldsPackedInt8Weights {
     var bakedInputs: [Int] { [] }
     func bake(_ options: SessionOptions) {}
 }
 
-final class QLinearMatMulKernel: TensorKernel, HoldsPackedInt8Weights {
+final class QLinearMatMulKernel: TensorKernel, BakesConstants {
     var bakedBytes: Int { packedB?.byteCount ?? 0 }
+    /// A packed constant B is all the kernel reads of input 3.
+    var bakedInputs: [Int] { packedB != nil ? [3] : [] }
+    func bake(_ options: SessionOptions) {}
     let packedB: PackedInt8Matrix?
+    /// Shape and type of the constant B (when packed).
+    let bShape: [Int], bType: DType
     let withBias: Bool
     let range: (Int32?, Int32?)
 
     init(_ b: KernelBuildContext, withBias: Bool) throws {
         self.withBias = withBias
         packedB = try IntegerOperators.packConstantB(b, weightIndex: 3, zeroPointIndex: 5)
+        bShape = b.constantInput(3)?.shape ?? []
+        bType = b.constantInput(3)?.dtype ?? .uint8
         range = QLinearOperators.outputRange(b)
     }
 
     func compute(_ i: [Tensor?], _ c: ExecutionContext) throws -> [Tensor] {
         let a = try i.required(0, c), aScale = try i.required(1, c)
-        let b = try i.required(3, c), bScale = try i.required(4, c)
+        let b: Tensor? = packedB != nil ? nil : try i.required(3, c)
+        let bShape = b?.shape ?? self.bShape, bType = b?.dtype ?? self.bType
+        let bScale = try i.required(4, c)
         let yScale = try i.required(6, c)
         let yZero = i.optional(7)
         let rows = a.rank >= 2 ? a.shape[a.rank - 2] : 1
-        let cols = b.rank >= 2 ? b.shape[b.rank - 1] : 1
+        let cols = bShape.count >= 2 ? bShape[bShape.count - 1] : 1
         for (name, s, count) in [("a", aScale, rows), ("b", bScale, cols), ("y", yScale, rows)]
         where s.elementCount != 1 && (s.rank != 1 || s.elementCount != count) {
             throw EdgeError.badInput("\(c.nodeDescription): \(name)_scale shape \(s.shape) is neither a scalar nor 1-D of \(count)")
         }
         let za = try IntegerOps.zeroPoints(i.optional(2), expected: a.dtype, count: rows, role: "A", c)
-        let zb = try IntegerOps.zeroPoints(i.optional(5), expected: b.dtype, count: cols, role: "B", c)
+        let zb = try IntegerOps.zeroPoints(i.optional(5), expected: bType, count: cols, role: "B", c)
         let outputType = yZero?.dtype ?? a.dtype
         let rq = try QLinearOperators.requantizer(aScale: aScale, bScale: bScale, yScale: yScale, yZero: yZero,
                                                   outputType: outputType, perColumnB: true, range: range, c)
@@ -102,7 +113,7 @@ final class QLinearMatMulKernel: TensorKernel, HoldsPackedInt8Weights {
             }
             bias = t.scalars(as: Int32.self)
         }
-        let (acc, shape) = try IntegerOps.matmul(a, b, aZero: za, bZero: zb, packedB: packedB, c)
+        let (acc, shape) = try IntegerOps.matmul(a, b, bShape: bShape, bType: bType, aZero: za, bZero: zb, packedB: packedB, c)
         let out = try c.allocate(outputType, shape.outputShape)
         if out.elementCount > 0 {
             rq.apply(acc.pointer(Int32.self), batches: shape.batchCount, rows: shape.m, cols: shape.n,
@@ -112,24 +123,42 @@ final class QLinearMatMulKernel: TensorKernel, HoldsPackedInt8Weights {
     }
 }
 
-final class QLinearConvKernel: TensorKernel, HoldsPackedInt8Weights {
+final class QLinearConvKernel: TensorKernel, BakesConstants {
     var bakedBytes: Int { conv.packedBytes }
+    /// Constant weights with a valid constant zero point are packed by `bake` and dropped.
+    var bakedInputs: [Int] { bakeZeroPoints != nil ? [3] : [] }
+    func bake(_ options: SessionOptions) { if let z = bakeZeroPoints { conv.bake(wZero: z) } }
     let conv: IntegerConv
     let constant: Bool
+    let bakeZeroPoints: [Int32]?
     let range: (Int32?, Int32?)
 
     init(_ b: KernelBuildContext) throws {
         conv = IntegerConv(b, weightIndex: 3)
         constant = conv.constantWeights != nil && (!b.hasInput(5) || b.constantInput(5) != nil)
+        var zero: [Int32]? = nil
+        if constant, let w = conv.constantWeights {
+            if let z = b.constantInput(5) {
+                if z.dtype == w.dtype { zero = try? QuantTypes.int32Values(z, b.nodeDescription) }
+            } else {
+                zero = [0]
+            }
+        }
+        bakeZeroPoints = conv.canBake(wZero: zero) ? zero : nil
         range = QLinearOperators.outputRange(b)
     }
 
     func compute(_ i: [Tensor?], _ c: ExecutionContext) throws -> [Tensor] {
         let x = try i.required(0, c), xScale = try i.required(1, c)
-        let w = try i.required(3, c), wScale = try i.required(4, c)
+        let w: Tensor? = bakeZeroPoints != nil ? nil : try i.required(3, c)
+        guard let wShape = w?.shape ?? conv.bakedShape ?? conv.constantWeights?.shape,
+              let wType = w?.dtype ?? conv.bakedType ?? conv.constantWeights?.dtype else {
+            throw EdgeError.badInput("\(c.nodeDescription): the weights input is missing")
+        }
+        let wScale = try i.required(4, c)
         let yScale = try i.required(6, c)
         let yZero = i.optional(7)
-        let cOut = w.shape.first ?? 1
+        let cOut = wShape.first ?? 1
         guard xScale.elementCount == 1, yScale.elementCount == 1 else {
             throw EdgeError.badInput("\(c.nodeDescription): x_scale and y_scale must be scalars")
         }
@@ -137,7 +166,7 @@ final class QLinearConvKernel: TensorKernel, HoldsPackedInt8Weights {
             throw EdgeError.badInput("\(c.nodeDescription): w_scale has \(wScale.elementCount) elements, expected 1 or \(cOut)")
         }
         let zx = try IntegerOps.zeroPoints(i.optional(2), expected: x.dtype, count: 1, role: "x", c)
-        let zw = try IntegerOps.zeroPoints(i.optional(5), expected: w.dtype, count: cOut, role: "w", c)
+        let zw = try IntegerOps.zeroPoints(i.optional(5), expected: wType, count: cOut, role: "w", c)
         let outputType = yZero?.dtype ?? x.dtype
         let rq = try QLinearOperators.requantizer(aScale: xScale, bScale: wScale, yScale: yScale, yZero: yZero,
                                                   outputType: outputType, perColumnB: false, range: range, c)
@@ -148,7 +177,7 @@ final class QLinearConvKernel: TensorKernel, HoldsPackedInt8Weights {
             }
             bias = t.scalars(as: Int32.self)
         }
-        let acc = try conv.run(x: x, w: w, xZero: zx[0], wZero: zw, constant: constant, c)
+        let acc = try conv.run(x: x, w: w ?? conv.constantWeights, xZero: zx[0], wZero: zw, constant: constant, c)
         let out = try c.allocate(outputType, acc.shape)
         if out.elementCount > 0 {
             let plane = Shapes.product(acc.shape[2...])
