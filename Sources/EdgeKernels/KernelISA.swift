@@ -53,6 +53,9 @@ struct KernelSet: Sendable {
     typealias RowEpilogue = @Sendable (UnsafeMutablePointer<Float>, Int, Float, UnsafePointer<Float>?, Int, Float, Float) -> Void
     typealias BlockEpilogue = @Sendable (UnsafeMutablePointer<Float>, Int, Int, Int, UnsafePointer<Float>?, UnsafePointer<Float>?,
                                          Int, Float, Float) -> Void
+    /// Bias, then a residual z (pointer, row stride), then the activation over a block.
+    typealias ResidualEpilogue = @Sendable (UnsafeMutablePointer<Float>, Int, Int, Int, UnsafePointer<Float>?, UnsafePointer<Float>?,
+                                            UnsafePointer<Float>, Int, Int, Float, Float) -> Void
     typealias Depthwise = @Sendable ([Int], UnsafePointer<Float>, UnsafePointer<Float>, Float, UnsafeMutablePointer<Float>,
                                       UnsafeMutablePointer<Float>, Int, Float, Float) -> Void
     /// Winograd transforms (Shared/WinogradImpl.swift): input (geometry, plane, tBegin, tEnd, dst,
@@ -78,6 +81,7 @@ struct KernelSet: Sendable {
     let tileHalf: Tile?
     let epilogueRow: RowEpilogue
     let epilogueBlock: BlockEpilogue
+    let epilogueResidual: ResidualEpilogue
     let depthwisePlane: Depthwise
     let depthwiseScratchCount: @Sendable ([Int]) -> Int
     let maxPool2D: MaxPool2D
@@ -95,6 +99,7 @@ struct KernelSet: Sendable {
     static let portable = KernelSet(
         isa: .portable, mr: PortableKernels.mr, nr: PortableKernels.nr, kc: 256, mc: 128, nc: 4096,
         tile: PortableKernels.tile, tile1: PortableKernels.tile1, tileHalf: nil, epilogueRow: PortableKernels.epilogueRow, epilogueBlock: PortableKernels.epilogueBlock,
+        epilogueResidual: PortableKernels.epilogueResidual,
         depthwisePlane: PortableKernels.depthwisePlane, depthwiseScratchCount: PortableKernels.depthwiseScratchCount, maxPool2D: PortableKernels.maxPool2D, im2colPanels: PortableKernels.im2colPanels,
         floatToHalf: PortableKernels.floatToHalf, halfToFloat: PortableKernels.halfToFloat,
         floatToBFloat16: PortableKernels.floatToBFloat16, bfloat16ToFloat: PortableKernels.bfloat16ToFloat)
@@ -102,6 +107,7 @@ struct KernelSet: Sendable {
     static let avx2 = KernelSet(
         isa: .avx2, mr: AVX2Kernels.mr, nr: AVX2Kernels.nr, kc: 256, mc: 144, nc: 4096,
         tile: AVX2Kernels.tile, tile1: AVX2Kernels.tile1, tileHalf: nil, epilogueRow: AVX2Kernels.epilogueRow, epilogueBlock: AVX2Kernels.epilogueBlock,
+        epilogueResidual: AVX2Kernels.epilogueResidual,
         depthwisePlane: AVX2Kernels.depthwisePlane, depthwiseScratchCount: AVX2Kernels.depthwiseScratchCount, maxPool2D: AVX2Kernels.maxPool2D, im2colPanels: AVX2Kernels.im2colPanels,
         floatToHalf: AVX2Kernels.floatToHalf, halfToFloat: AVX2Kernels.halfToFloat,
         floatToBFloat16: AVX2Kernels.floatToBFloat16, bfloat16ToFloat: AVX2Kernels.bfloat16ToFloat,
@@ -111,6 +117,7 @@ struct KernelSet: Sendable {
     static let avx512 = KernelSet(
         isa: .avx512, mr: AVX512Kernels.mr, nr: AVX512Kernels.nr, kc: 256, mc: 168, nc: 4096,
         tile: AVX512Kernels.tile, tile1: AVX512Kernels.tile1, tileHalf: AVX512Kernels.tileHalf, epilogueRow: AVX512Kernels.epilogueRow, epilogueBlock: AVX512Kernels.epilogueBlock,
+        epilogueResidual: AVX512Kernels.epilogueResidual,
         depthwisePlane: AVX512Kernels.depthwisePlane, depthwiseScratchCount: AVX512Kernels.depthwiseScratchCount, maxPool2D: AVX512Kernels.maxPool2D, im2colPanels: AVX512Kernels.im2colPanels,
         floatToHalf: AVX512Kernels.floatToHalf, halfToFloat: AVX512Kernels.halfToFloat,
         floatToBFloat16: AVX512Kernels.floatToBFloat16, bfloat16ToFloat: AVX512Kernels.bfloat16ToFloat,

@@ -155,6 +155,31 @@ func runAll(_ config: Config) {
         }
     }
 
+    // Residual block tails: `Kernels.conv(residual:)` (the conv, then one streaming pass
+    // y = act(y + z)) against the conv alone with its activation fused (the pass's cost).
+    let tails: [(String, ConvGeometry, Activation)] = [
+        ("resnet50-1x1 64->256 56 +z relu", ConvGeometry(inChannels: 64, outChannels: 256, inputSize: [56, 56], kernelSize: [1, 1]), .relu),
+        ("resnet50-1x1 256->1024 14 +z relu", ConvGeometry(inChannels: 256, outChannels: 1024, inputSize: [14, 14], kernelSize: [1, 1]), .relu),
+        ("resnet18-3x3 64->64 56 +z relu", ConvGeometry(inChannels: 64, outChannels: 64, inputSize: [56, 56], kernelSize: [3, 3],
+                                                        padsBegin: [1, 1], padsEnd: [1, 1]), .relu),
+        ("mobilenetv2-1x1 144->24 56 +z", ConvGeometry(inChannels: 144, outChannels: 24, inputSize: [56, 56], kernelSize: [1, 1]), .none),
+    ]
+    for (name, g, act) in tails {
+        let x = randomFloats(g.inChannels * g.inputPlane, seed: 3), z = randomFloats(g.outChannels * g.outputPlane, seed: 9)
+        let w = randomFloats(g.outChannels * g.reductionSize, seed: 4), bias = randomFloats(g.outChannels, seed: 5)
+        let weights = ConvWeights(weights: w, geometry: g, isa: isa)
+        var y = [Float](repeating: 0, count: g.outChannels * g.outputPlane)
+        let macs = Double(g.outChannels * g.outputPlane * g.reductionSize)
+        bench("residual conv+z \(name)", flops: 2 * macs, config) {
+            z.withUnsafeBufferPointer { zp in
+                Kernels.conv(weights, input: x, bias: bias, activation: act, residual: zp.baseAddress, output: &y, pool: pool)
+            }
+        }
+        bench("residual conv-only \(name)", flops: 2 * macs, config) {
+            Kernels.conv(weights, input: x, bias: bias, activation: act, output: &y, pool: pool)
+        }
+    }
+
     // 3×3 stride-2 max pooling (SqueezeNet pool1, ResNet-50 pool); "gflops" counts one op per tap.
     for (name, c, ih, oh, pad) in [("maxpool squeezenet 64x111", 64, 111, 55, 0), ("maxpool resnet50 64x112", 64, 112, 56, 1)] {
         let x = randomFloats(c * ih * ih, seed: 8)

@@ -73,6 +73,12 @@ enum PortableKernels {
                                      _ code: Int, _ p0: Float, _ p1: Float) {
         epilogueBlockImpl(c, ldc, rows, cols, rowBias, false, colBias, code, p0, p1)
     }
+    /// Bias, residual z (row stride ldz), then activation over a rows × cols block (see epilogueBlockImpl).
+    static func epilogueResidual(_ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ rows: Int, _ cols: Int,
+                                 _ rowBias: UnsafePointer<Float>?, _ colBias: UnsafePointer<Float>?,
+                                 _ z: UnsafePointer<Float>, _ ldz: Int, _ code: Int, _ p0: Float, _ p1: Float) {
+        epilogueBlockImpl(c, ldc, rows, cols, rowBias, false, colBias, code, p0, p1, z, ldz)
+    }
     static func epilogueRow(_ c: UnsafeMutablePointer<Float>, _ n: Int, _ rowBias: Float,
                                    _ colBias: UnsafePointer<Float>?, _ code: Int, _ p0: Float, _ p1: Float) {
         epilogueRowImpl(c, n, rowBias, colBias, code, p0, p1)

@@ -119,31 +119,36 @@ enum ActivationCode {
     }
 }
 
-/// For an rows × cols block of C (row stride ldc): c[i][j] = act(c[i][j] + rowBias[i] + colBias[j]).
-/// `rowBias` nil = none; `rowBiasScalar` means rowBias points at one value for every row. The
-/// activation switch is resolved once per block, and each case is a specialised, inlined loop.
+/// For an rows × cols block of C (row stride ldc): c[i][j] = act(c[i][j] + rowBias[i] + colBias[j] + z[i][j]).
+/// `rowBias` nil = none; `rowBiasScalar` means rowBias points at one value for every row; `residual`
+/// (row stride `ldz`) nil = none. Bias first, then the residual, then the activation: the order of
+/// Conv(+bias) → Add(skip) → act, so the fused result equals the separate nodes'. The activation
+/// switch is resolved once per block, and each case is a specialised, inlined loop.
 @inline(__always) func epilogueBlockImpl(_ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ rows: Int, _ cols: Int,
                                          _ rowBias: UnsafePointer<Float>?, _ rowBiasScalar: Bool,
-                                         _ colBias: UnsafePointer<Float>?, _ code: Int, _ p0: Float, _ p1: Float) {
-    if code == ActivationCode.none && rowBias == nil && colBias == nil { return }
+                                         _ colBias: UnsafePointer<Float>?, _ code: Int, _ p0: Float, _ p1: Float,
+                                         _ residual: UnsafePointer<Float>? = nil, _ ldz: Int = 0) {
+    if code == ActivationCode.none && rowBias == nil && colBias == nil && residual == nil { return }
     switch code {
-    case ActivationCode.none: blockApply(c, ldc, rows, cols, rowBias, rowBiasScalar, colBias) { $0 }
-    case ActivationCode.relu: blockApply(c, ldc, rows, cols, rowBias, rowBiasScalar, colBias) { $0.replacing(with: 0, where: $0 .< 0) }
+    case ActivationCode.none: blockApply(c, ldc, rows, cols, rowBias, rowBiasScalar, colBias, residual, ldz) { $0 }
+    case ActivationCode.relu: blockApply(c, ldc, rows, cols, rowBias, rowBiasScalar, colBias, residual, ldz) { $0.replacing(with: 0, where: $0 .< 0) }
     case ActivationCode.clip:
-        blockApply(c, ldc, rows, cols, rowBias, rowBiasScalar, colBias) { $0.replacing(with: p0, where: $0 .< p0).replacing(with: p1, where: $0 .> p1) }
+        blockApply(c, ldc, rows, cols, rowBias, rowBiasScalar, colBias, residual, ldz) { $0.replacing(with: p0, where: $0 .< p0).replacing(with: p1, where: $0 .> p1) }
     case ActivationCode.leakyRelu:
-        blockApply(c, ldc, rows, cols, rowBias, rowBiasScalar, colBias) { $0.replacing(with: $0 * p0, where: $0 .< 0) }
+        blockApply(c, ldc, rows, cols, rowBias, rowBiasScalar, colBias, residual, ldz) { $0.replacing(with: $0 * p0, where: $0 .< 0) }
     default:
-        blockApply(c, ldc, rows, cols, rowBias, rowBiasScalar, colBias) { vactivate($0, code, p0, p1) }
+        blockApply(c, ldc, rows, cols, rowBias, rowBiasScalar, colBias, residual, ldz) { vactivate($0, code, p0, p1) }
     }
 }
 
 @inline(__always) func blockApply(_ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ rows: Int, _ cols: Int,
                                   _ rowBias: UnsafePointer<Float>?, _ rowBiasScalar: Bool,
-                                  _ colBias: UnsafePointer<Float>?, _ f: (VecF) -> VecF) {
+                                  _ colBias: UnsafePointer<Float>?, _ residual: UnsafePointer<Float>?, _ ldz: Int,
+                                  _ f: (VecF) -> VecF) {
     let w = VecF.scalarCount
     for i in 0..<rows {
         let row = c + i * ldc
+        let z = residual.map { $0 + i * ldz }
         let rbv: Float = rowBias.map { rowBiasScalar ? $0[0] : $0[i] } ?? 0
         let rb = VecF(repeating: rbv)
         var j = 0
@@ -151,12 +156,13 @@ enum ActivationCode {
             let raw = UnsafeMutableRawPointer(row + j)
             var v = raw.loadUnaligned(as: VecF.self) + rb
             if let cb = colBias { v += UnsafeRawPointer(cb + j).loadUnaligned(as: VecF.self) }
+            if let z { v += UnsafeRawPointer(z + j).loadUnaligned(as: VecF.self) }
             raw.storeBytes(of: f(v), as: VecF.self)
             j += w
         }
         if j < cols {
             var v = VecF(repeating: 0)
-            for t in 0..<(cols - j) { v[t] = row[j + t] + rbv + (colBias?[j + t] ?? 0) }
+            for t in 0..<(cols - j) { v[t] = row[j + t] + rbv + (colBias?[j + t] ?? 0) + (z?[j + t] ?? 0) }
             v = f(v)
             for t in 0..<(cols - j) { row[j + t] = v[t] }
         }
