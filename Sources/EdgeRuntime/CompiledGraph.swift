@@ -165,6 +165,14 @@ public final class CompiledGraph: Sendable {
         // reads x twice (Sigmoid and Mul). The Mul a fused SiLU absorbs is skipped when reached.
         var siluCandidates: [String: Int] = [:]
         var absorbedBySiLU = Set<Int>()
+        // The step computing each value so far (for a residual Add: is the skip ready before the conv?).
+        var stepOfValue: [String: Int] = [:]
+        func availableBefore(_ name: String, _ step: Int) -> Bool {
+            if let s = stepOfValue[name] { return s < step }
+            // Graph inputs, constants and outer values exist before any step; a value some node
+            // produces but no step has yet is computed later.
+            return producer[name] == nil || constantValues[name] != nil
+        }
         func registerProducer(_ output: String, step: Int) {
             guard !graphOutputNames.contains(output) else { return }
             switch consumers[output]?.count ?? 0 {
@@ -238,6 +246,7 @@ public final class CompiledGraph: Sendable {
                 var producerNode = steps[at].node
                 producerNode.outputs[0] = node.outputs[0]
                 steps[at] = (producerNode, fused.kernel)
+                stepOfValue[node.outputs[0]] = at
                 fusable[input] = nil
                 node.inputs.dropFirst().forEach(consumed)
                 if fused.canAbsorbMore { registerProducer(node.outputs[0], step: at) }
@@ -250,13 +259,32 @@ public final class CompiledGraph: Sendable {
                 var producerNode = steps[at].node
                 producerNode.outputs[0] = graph.nodes[mul].outputs[0]
                 steps[at] = (producerNode, fused)
+                stepOfValue[graph.nodes[mul].outputs[0]] = at
                 siluCandidates[input] = nil
                 absorbedBySiLU.insert(mul)
+                continue
+            }
+            if options.fuseKernels,
+               let residual = KernelFusion.residualAdd(node, graph: graph, fusable: fusable, steps: steps, availableBefore: availableBefore),
+               let at = fusable[node.inputs[residual.input]], let fused = KernelFusion.absorbResidual(into: steps[at].kernel) {
+                // Add(conv, skip): the conv adds the skip (its input 3) in its epilogue and now
+                // computes the Add's output; the skip stays alive until the conv has run.
+                var producerNode = steps[at].node
+                while producerNode.inputs.count < 3 { producerNode.inputs.append("") }
+                producerNode.inputs = Array(producerNode.inputs.prefix(3)) + [residual.skip]
+                producerNode.outputs[0] = node.outputs[0]
+                steps[at] = (producerNode, fused)
+                stepOfValue[node.outputs[0]] = at
+                fusable[node.inputs[residual.input]] = nil
+                fusable[residual.skip] = nil
+                siluCandidates[residual.skip] = nil
+                registerProducer(node.outputs[0], step: at)
                 continue
             }
             // Any other reader ends the candidacy (its weights may then be packed).
             for name in node.inputs where siluCandidates[name] != nil { siluCandidates[name] = nil }
             steps.append((node, kernel))
+            for name in node.outputs where !name.isEmpty { stepOfValue[name] = steps.count - 1 }
             if let baking = kernel as? any BakesConstants {
                 for index in baking.bakedInputs { if let name = node.input(index) { consumed(name) } }
                 unbaked.append(steps.count - 1)

@@ -9,6 +9,11 @@ import EdgeKernels
 ///         ⇒ the activation runs in the kernel's epilogue while the tile is in cache.
 ///     Conv/Gemm → x → Sigmoid → s, Mul(x, s)   (SiLU as exporters write it, x·σ(x))
 ///         ⇒ a SiLU epilogue; x is then read by exactly those two nodes.
+///     Conv → y, Add(y, z) or Sum(y, z) (either input order)   (a residual block's tail)
+///         ⇒ z is added in the conv's epilogue, after the bias and before an activation fused next,
+///           when z is available before the conv runs (a graph input, constant or an earlier
+///           step's output) and the declared shapes, where known, are equal. The Add's own pass
+///           over memory is gone, and with Relu after it the block tail is one pass.
 ///
 /// Otherwise only when the intermediate value has a single reader and is not a graph output, the weights
 /// and BN statistics are compile-time constants, and BN is in inference mode.
@@ -23,7 +28,7 @@ enum KernelFusion {
     static func absorb(_ node: Node, into producer: any OpKernel, opset: Int,
                        constants: (String) -> Tensor?) -> (kernel: any OpKernel, canAbsorbMore: Bool)? {
         guard node.isStandardDomain, node.outputs.count >= 1 else { return nil }
-        if node.opType == "BatchNormalization", let conv = producer as? ConvKernel, conv.activation == .none {
+        if node.opType == "BatchNormalization", let conv = producer as? ConvKernel, conv.activation == .none, !conv.addsResidual {
             guard node.outputs.count == 1 || node.outputs.dropFirst().allSatisfy(\.isEmpty),
                   (node.int("training_mode") ?? 0) == 0, opset >= 7,
                   let w = conv.constantWeights, w.dtype == .float,
@@ -57,6 +62,43 @@ enum KernelFusion {
             return (gemm.with(activation: activation), false)
         }
         return nil
+    }
+
+    /// For Add(a, b) or Sum(a, b): (index of the input a fusable conv computed, the other input) when the conv at
+    /// `fusable[input]` can add the other input in its epilogue; nil otherwise. `availableBefore`
+    /// tells whether a value exists before a given step runs (the skip must be ready when the conv
+    /// runs, which is earlier than the Add in the schedule).
+    static func residualAdd(_ node: Node, graph: Graph, fusable: [String: Int], steps: [(node: Node, kernel: any OpKernel)],
+                            availableBefore: (String, Int) -> Bool) -> (input: Int, skip: String)? {
+        // Sum of two inputs is the same Add (ResNets from the ONNX model zoo write their skips so).
+        guard node.opType == "Add" || node.opType == "Sum", node.isStandardDomain, node.inputs.count == 2, node.outputs.count == 1,
+              node.inputs[0] != node.inputs[1], !node.inputs.contains("") else { return nil }
+        for k in 0..<2 {
+            let y = node.inputs[k], z = node.inputs[1 - k]
+            guard let at = fusable[y], let conv = steps[at].kernel as? ConvKernel, conv.activation == .none, !conv.addsResidual,
+                  availableBefore(z, at), !declaredShapesDiffer(y, z, graph: graph) else { continue }
+            return (k, z)
+        }
+        return nil
+    }
+
+    /// True when both values have declared types whose element types or fixed shapes differ
+    /// (a broadcasting Add: the epilogue adds only a same-shape z).
+    static func declaredShapesDiffer(_ a: String, _ b: String, graph: Graph) -> Bool {
+        guard case let .tensor(ta)? = graph.declaredType(of: a), case let .tensor(tb)? = graph.declaredType(of: b) else { return false }
+        if ta.elementType != tb.elementType { return true }
+        guard let sa = ta.shape, let sb = tb.shape else { return false }
+        if sa.count != sb.count { return true }
+        for (da, db) in zip(sa, sb) { if case let .fixed(x) = da, case let .fixed(y) = db, x != y { return true } }
+        return false
+    }
+
+    /// The conv with its residual input enabled (input 3 of the fused step).
+    static func absorbResidual(into producer: any OpKernel) -> (any OpKernel)? {
+        guard let conv = producer as? ConvKernel, conv.activation == .none, !conv.addsResidual else { return nil }
+        let kernel = ConvKernel(fusing: conv, weights: conv.constantWeights, bias: conv.constantBias)
+        kernel.addsResidual = true
+        return kernel
     }
 
     /// The index of the Mul completing x·sigmoid(x) when `sigmoid` is Sigmoid(x), x is read only

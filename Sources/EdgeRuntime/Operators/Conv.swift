@@ -28,6 +28,11 @@ final class ConvKernel: TensorKernel, BakesConstants, @unchecked Sendable {
     private var packedWeights: ConvWeights?
     /// Fused activation (set when the session fuses a following Relu/Clip/... into this Conv).
     var activation: Activation = .none
+    /// Input 3 is a residual z added after the bias and before the activation: the session's fused
+    /// Conv → Add(skip), or FusedConv's optional Z. When z has the output's shape (and both are
+    /// float32), it is added in the kernels' epilogue; otherwise the Add runs separately with
+    /// ONNX broadcasting, so the result is that of the unfused nodes either way.
+    var addsResidual = false
     private let lock = NSLock()
     /// Per input size: the packed weights re-targeted to that geometry (views, no copies).
     private var cache: [[Int]: ConvWeights] = [:]
@@ -51,6 +56,7 @@ final class ConvKernel: TensorKernel, BakesConstants, @unchecked Sendable {
         constantWeightShape = weights?.shape ?? other.constantWeightShape
         constantBias = bias
         activation = other.activation
+        addsResidual = other.addsResidual
         // Same weights, already packed (fusing only an activation): share the packing.
         if weights == nil, let packed = other.packedWeights { packedWeights = packed }
     }
@@ -109,12 +115,37 @@ final class ConvKernel: TensorKernel, BakesConstants, @unchecked Sendable {
         } else {
             packed = ConvWeights(weights: w!.pointer(Float.self), geometry: geometry)
         }
-        let out = try c.allocate(.float, [x.shape[0], cOut] + r.output)
-        withExtendedLifetime((x, w, bias)) {
+        let outShape = [x.shape[0], cOut] + r.output
+        let z = addsResidual ? try i.required(3, c) : nil
+        if let z, z.dtype != .float || input.dtype != .float || z.shape != outShape {
+            return [try separateResidual(packed, x: x, dtype: input.dtype, bias: bias, z: z, shape: outShape, c)]
+        }
+        let out = try c.allocate(.float, outShape)
+        withExtendedLifetime((x, w, bias, z)) {
             Kernels.conv(packed, batch: x.shape[0], input: x.pointer(Float.self), bias: bias?.pointer(Float.self),
-                         activation: activation, output: out.mutablePointer(Float.self), pool: c.kernelPool)
+                         activation: activation, residual: z?.pointer(Float.self), output: out.mutablePointer(Float.self),
+                         pool: c.kernelPool)
         }
         return [input.dtype == .float ? out : try CastOperators.cast(out, to: input.dtype, c)]
+    }
+
+    /// Conv, then Add(·, z) with broadcasting in the input's type, then the activation: the
+    /// unfused nodes' result, for a residual the epilogue cannot take (another shape or type).
+    private func separateResidual(_ packed: ConvWeights, x: Tensor, dtype: DType, bias: Tensor?, z: Tensor, shape: [Int],
+                                  _ c: ExecutionContext) throws -> Tensor {
+        let convOut = try c.allocate(.float, shape)
+        withExtendedLifetime((x, bias)) {
+            Kernels.conv(packed, batch: x.shape[0], input: x.pointer(Float.self), bias: bias?.pointer(Float.self),
+                         output: convOut.mutablePointer(Float.self), pool: c.kernelPool)
+        }
+        let y = dtype == .float ? convOut : try CastOperators.cast(convOut, to: dtype, c)
+        let sum = try ElementwiseOperators.arithmetic(.add, y, z, c)
+        guard activation != .none else { return sum }
+        // `arithmetic` allocated `sum`, so a float32 sum is activated in place.
+        let result = try sum.asFloat32(c)
+        Kernels.applyEpilogue(result.mutablePointer(Float.self), m: 1, n: result.elementCount, ldc: result.elementCount,
+                              epilogue: Epilogue(activation: activation))
+        return sum.dtype == .float ? result : try CastOperators.cast(result, to: sum.dtype, c)
     }
 }
 

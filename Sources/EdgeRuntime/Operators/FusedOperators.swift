@@ -6,7 +6,10 @@ import Foundation
 /// `fuse-activations` and `fuse-silu` passes and executed through the kernels' epilogues, so the
 /// activation is applied while each output tile is still in cache:
 ///
-/// - `FusedConv`: a Conv (all Conv attributes and inputs) followed by `activation`.
+/// - `FusedConv`: a Conv (all Conv attributes and inputs X, W, B) with an optional fourth input Z,
+///   then `activation`: y = act(conv(X, W) + B + Z), as ONNX Runtime's `com.microsoft::FusedConv`.
+///   Z (from `fuse-activations`' residual fusion) has the conv output's shape; another shape
+///   broadcasts as the Add it replaced.
 /// - `FusedGemm`: a Gemm (A, B, optional C; alpha, beta, transA, transB) followed by `activation`.
 /// - `SiLU`: y = x·sigmoid(x) as one operator.
 ///
@@ -20,6 +23,7 @@ enum FusedOperators {
         OperatorSpec("FusedConv", domain: domain, versions: 1...1) { b in
             let kernel = try ConvKernel(b)
             kernel.activation = try fusedActivation(b)
+            kernel.addsResidual = b.node.inputs.count > 3 && !b.node.inputs[3].isEmpty
             return kernel
         },
         OperatorSpec("FusedGemm", domain: domain, versions: 1...1) { b in try FusedGemmKernel(b) },
