@@ -3,7 +3,8 @@ import EdgeIR
 /// Multiply-accumulates and floating-point operations of one node, from its inferred shapes.
 ///
 /// Conventions (one MAC = one multiply + one add; FLOPs count both):
-/// - Conv (also ConvInteger, QLinearConv, FusedConv): MACs = output elements × (C_in / group) × ∏kernel.
+/// - Conv (also ConvInteger, QLinearConv, FusedConv): MACs = output elements × (C_in / group) × ∏kernel;
+///   FLOPs add one per output element for the bias and for FusedConv's residual Z.
 /// - ConvTranspose: MACs = input elements × (C_out / group) × ∏kernel (each input pixel scatters a kernel).
 /// - Gemm: MACs = M × N × K. MatMul (and MatMulInteger, QLinearMatMul): MACs = output elements × K,
 ///   i.e. batch × M × N × K after broadcasting.
@@ -61,7 +62,9 @@ public enum ComputeCostModel {
             // (C_in/group) × ∏kernel per output element
             guard let perOutput = DimMath.product(ws.dropFirst()), let macs = checked(outN, perOutput, 2) .map({ $0 / 2 }) else { return .unknown }
             let bias = node.input(biasIndex) != nil && op != "ConvInteger" ? outN : 0
-            return ComputeCost(macs: macs, flops: 2 * macs + bias, known: true)
+            // FusedConv's optional Z (a fused residual Add) is one more add per output element.
+            let residual = op == "FusedConv" && node.input(3) != nil ? outN : 0
+            return ComputeCost(macs: macs, flops: 2 * macs + bias + residual, known: true)
         case "ConvTranspose":
             guard let inN = elements(inputType(0)), let ws = inputType(1)?.fixedShape, ws.count >= 2, let outN = elements(out) else { return .unknown }
             // (C_out/group) × ∏kernel per input element

@@ -13,8 +13,9 @@ struct OptimizeCommand: ParsableCommand {
             the original model and the model after every pass that changed something, on seeded random \
             inputs plus --data; a pass whose outputs move beyond --tolerance (max|a-b|/max|b| per output) \
             is rolled back and named in the report, and the command exits 1 after writing the model \
-            without it. The output is standard ONNX (fused activations are written as Conv/Gemm + \
-            activation) unless --fused-conv-contrib asks for onnxruntime's com.microsoft::FusedConv. \
+            without it. The output is standard ONNX (fused activations and residual Adds are written as \
+            Conv/Gemm + Add + activation) unless --fused-conv-contrib asks for onnxruntime's \
+            com.microsoft::FusedConv (a fused residual Add as its fourth input Z). \
             The input is never modified; the output is written atomically.
             Passes: \(PassRegistry.names.joined(separator: ", ")).
             """)
@@ -49,7 +50,7 @@ struct OptimizeCommand: ParsableCommand {
     @Option(help: "Output format of the report: table or json.")
     var format: String = "table"
 
-    @Flag(help: "Write fused Conv+activation as onnxruntime's com.microsoft::FusedConv.")
+    @Flag(help: "Write fused Conv+activation (and Conv+residual Add) as onnxruntime's com.microsoft::FusedConv.")
     var fusedConvContrib = false
 
     @Flag(help: "Store initializers in the external data file '<OUT>.data'.")

@@ -14,6 +14,8 @@ enum ConvolutionShapes {
         "ConvTranspose": { c in [try convTranspose(c)] },
         "DeformConv": { c in [try conv(c, x: 0, w: 1, dtype: nil)] },
         "com.microsoft:FusedConv": { c in [try conv(c, x: 0, w: 1, dtype: nil)] },
+        // edgeopt's fused Conv (+ residual Z) + activation, between passes of `optimize`.
+        "ai.edgeopt:FusedConv": { c in [try conv(c, x: 0, w: 1, dtype: nil)] },
         "com.microsoft:QLinearConv": { c in [try conv(c, x: 0, w: 3, dtype: c.dtype(7) ?? c.dtype(0))] },
     ]
 

@@ -18,6 +18,7 @@ enum ElementwiseShapes {
     static let rules: [String: ShapeRule] = {
         var r: [String: ShapeRule] = [:]
         for op in unaryOps { r[op] = { c in unary(c) } }
+        r["ai.edgeopt:SiLU"] = { c in unary(c) }
         for op in binaryOps + variadicOps {
             r[op] = { c in [c.tensor(nil, try c.broadcastInputs(Array(0..<c.inputCount)))] }
         }

@@ -11,6 +11,7 @@ enum MatrixShapes {
         "Einsum": { c in [try einsum(c)] },
         "com.microsoft:QGemm": { c in [try gemm(c, a: 0, b: 3, dtype: c.hasInput(7) ? c.dtype(7) : .float)] },
         "com.microsoft:FusedMatMul": { c in [try matmul(c, a: 0, b: 1, dtype: nil)] },
+        "ai.edgeopt:FusedGemm": { c in [try gemm(c, a: 0, b: 1, dtype: nil)] },
         "com.microsoft:MatMulIntegerToFloat": { c in [try matmul(c, a: 0, b: 1, dtype: c.dtype(2) ?? .float)] },
         // A [..., K] → [..., N] (B is packed; N is an attribute).
         "com.microsoft:MatMulNBits": { c in

@@ -5,12 +5,16 @@ import EdgeIR
 ///
 ///     ai.edgeopt::FusedConv(activation="Relu")  ─►  Conv ─► Relu              (standard, default)
 ///                                                ─►  com.microsoft::FusedConv  (onnxruntime contrib)
+///     ai.edgeopt::FusedConv(X, W, B, Z, A)       ─►  Conv ─► Add(·, Z) ─► A    (standard)
+///                                                ─►  com.microsoft::FusedConv(X, W, B, Z)  (contrib;
+///                                                    ORT adds Z before the activation, as the engine)
 ///     ai.edgeopt::FusedGemm(activation=A)       ─►  Gemm ─► A
 ///     ai.edgeopt::SiLU                          ─►  Sigmoid, Mul
 ///
 /// The standard form is exact: the same operations the fused kernel performs, as separate nodes.
 /// The contrib form is used only for activations ONNX Runtime's FusedConv implements (Relu, Tanh,
-/// Sigmoid, LeakyRelu, Clip, HardSigmoid); others fall back to the standard form.
+/// Sigmoid, LeakyRelu, Clip, HardSigmoid, or none when there is a Z); others fall back to the
+/// standard form.
 public enum FusedExport {
     public enum Style: String, Sendable, CaseIterable {
         case standard
@@ -71,12 +75,17 @@ public enum FusedExport {
                 let params = node.floats("activation_params") ?? []
                 let preactivationName = node.string("preactivation_output")
                 let activationName = node.string("activation_name")
+                let residualInputName = node.string("residual_input"), residualName = node.string("residual_name")
+                let z = node.opType == "FusedConv" && node.inputs.count > 3 && !node.inputs[3].isEmpty ? node.inputs[3] : nil
                 var base = node
-                for a in ["activation", "activation_params", "preactivation_output", "activation_name"] { base.removeAttribute(a) }
-                if style == .onnxruntimeContrib, node.opType == "FusedConv", contribActivations.contains(activation) {
+                for a in ["activation", "activation_params", "preactivation_output", "activation_name", "residual_input", "residual_name"] {
+                    base.removeAttribute(a)
+                }
+                if style == .onnxruntimeContrib, node.opType == "FusedConv",
+                   contribActivations.contains(activation) || (z != nil && (activation.isEmpty || activation == "None")) {
                     var contrib = node
-                    contrib.removeAttribute("preactivation_output")
-                    contrib.removeAttribute("activation_name")
+                    for a in ["preactivation_output", "activation_name", "residual_input", "residual_name"] { contrib.removeAttribute(a) }
+                    if activation.isEmpty || activation == "None" { contrib.removeAttribute("activation") }
                     contrib.domain = "com.microsoft"
                     contrib.opType = "FusedConv"
                     usedContrib = true
@@ -86,14 +95,34 @@ public enum FusedExport {
                 base.domain = ""
                 base.opType = node.opType == "FusedConv" ? "Conv" : "Gemm"
                 let output = node.outputs[0]
-                // The original intermediate name is free again unless something else took it.
-                let preActivation: String
-                if let p = preactivationName, !graph.allValueNames().contains(p) {
-                    preActivation = p
-                    context.reserve(p)
-                } else {
-                    preActivation = context.freshName("\(output)_preact")
+                let hasActivation = !(activation.isEmpty || activation == "None")
+                // The original intermediate names are free again unless something else took them.
+                func restored(_ original: String?, _ suffix: String) -> String {
+                    if let p = original, !graph.allValueNames().contains(p) {
+                        context.reserve(p)
+                        return p
+                    }
+                    return context.freshName("\(output)_\(suffix)")
                 }
+                if let z {
+                    // Conv → Add(·, Z) → activation (the Add writes the output when there is none).
+                    base.inputs = Array(base.inputs.prefix(3))
+                    while base.inputs.last == "" { base.inputs.removeLast() }
+                    let convOutput = restored(residualInputName, "conv")
+                    base.outputs = [convOutput]
+                    nodes.append(base)
+                    let sum = hasActivation ? restored(preactivationName, "preact") : output
+                    nodes.append(Node(name: residualName ?? context.freshName("\(node.displayName)_add"), opType: "Add",
+                                      inputs: [convOutput, z], outputs: [sum]))
+                    if hasActivation {
+                        var tail = activationNodes(activation, params: params, input: sum, output: output,
+                                                   base: node.displayName, graph: &graph, context: context)
+                        if let n = activationName, tail.count == 1 { tail[0].name = n }
+                        nodes.append(contentsOf: tail)
+                    }
+                    continue
+                }
+                let preActivation = restored(preactivationName, "preact")
                 base.outputs = [preActivation]
                 nodes.append(base)
                 var tail = activationNodes(activation, params: params, input: preActivation, output: output,

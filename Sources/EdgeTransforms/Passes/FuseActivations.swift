@@ -10,12 +10,23 @@ import EdgeIR
 /// same order). Activations: Relu, Clip (constant bounds; ReLU6 = Clip(0, 6)), LeakyRelu, Sigmoid,
 /// HardSigmoid, HardSwish, Tanh, and `ai.edgeopt::SiLU` (from `fuse-silu`).
 ///
+/// A residual Add after a Conv is recorded too, as FusedConv's fourth input Z (ONNX Runtime's
+/// FusedConv has the same input), so a residual block's tail is one node and one kernel pass:
+///
+///     Before:  x ─► Conv(W, b) ─► y ─► Add(y, skip) ─► s ─► Relu ─► z
+///     After:   x ─► ai.edgeopt::FusedConv(W, b, skip, activation="Relu") ─► z
+///
+/// z = act(conv(x) + b + skip). A two-input Sum counts as the Add (it is written back as an Add).
+/// Only when y and skip have the same known shape (no broadcasting)
+/// and element type float32, and y has no other reader; the skip may be any value (the fused node
+/// takes the Add's place, after everything the Add read).
+///
 /// The fused ops live in edgeopt's own domain; `FusedExport` turns them back into standard ONNX
 /// (or ONNX Runtime's `com.microsoft::FusedConv`) when a model is written. Only float32 nodes are
 /// fused (the epilogue computes in float32, which for float16 would skip one rounding step).
 public struct FuseActivations: GraphPass {
     public static let name = "fuse-activations"
-    public static let summary = "fuse Relu/Clip/LeakyRelu/Sigmoid/HardSigmoid/HardSwish/SiLU into the preceding Conv/Gemm"
+    public static let summary = "fuse Relu/Clip/LeakyRelu/Sigmoid/HardSigmoid/HardSwish/SiLU into the preceding Conv/Gemm, and a same-shape residual Add into the Conv"
     public static let domain = "ai.edgeopt"
 
     public init() {}
@@ -27,12 +38,24 @@ public struct FuseActivations: GraphPass {
         var i = 0
         while i < graph.nodes.count {
             defer { i += 1 }
+            if graph.nodes[i].isOp("Add") || (graph.nodes[i].isOp("Sum") && graph.nodes[i].inputs.count == 2) {
+                if types == nil { types = (try? ShapeInference.infer(graph: graph, opsetImports: context.opsetImports).types) ?? [:] }
+                if let (p, fused) = residual(add: graph.nodes[i], graph: graph, index: index, types: types ?? [:]) {
+                    graph.nodes[i] = fused
+                    graph.nodes.remove(at: p)
+                    i -= 1
+                    rewrites += 1
+                    index = GraphIndex(graph)
+                }
+                continue
+            }
             let act = graph.nodes[i]
             guard let y = act.input(0), let p = index.producerIndex(of: y), index.hasSingleUse(y),
                   let (name, params) = activation(of: act, index: index, opset: context.opset) else { continue }
             let producer = graph.nodes[p]
             let fusedType: String
-            if producer.isOp("Conv") { fusedType = "FusedConv" } else if producer.isOp("Gemm") { fusedType = "FusedGemm" } else { continue }
+            if producer.isOp("Conv") { fusedType = "FusedConv" } else if producer.isOp("Gemm") { fusedType = "FusedGemm" }
+            else if isResidualConv(producer), (producer.string("activation") ?? "").isEmpty { fusedType = "FusedConv" } else { continue }
             guard producer.outputs.count == 1 else { continue }
             if !isFloat32(producer, graph: graph, index: index) {
                 // Weights computed at run time (e.g. by ConstantOfShape): ask shape inference.
@@ -56,6 +79,36 @@ public struct FuseActivations: GraphPass {
         }
         if rewrites > 0 { context.requireDomain(FuseActivations.domain, version: 1) }
         return PassResult(rewrites: rewrites)
+    }
+
+    /// An ai.edgeopt::FusedConv with a residual input Z (from `residual(add:…)`).
+    func isResidualConv(_ node: Node) -> Bool {
+        node.domain == FuseActivations.domain && node.opType == "FusedConv" && node.inputs.count > 3 && !node.inputs[3].isEmpty
+    }
+
+    /// For Add(y, skip) or Add(skip, y) with y a plain Conv's single-use float32 output of the same
+    /// known shape as skip: (the Conv's index, the FusedConv computing the Add's output).
+    func residual(add: Node, graph: Graph, index: GraphIndex, types: [String: TensorType]) -> (Int, Node)? {
+        guard add.inputs.count == 2, add.outputs.count == 1, add.inputs[0] != add.inputs[1] else { return nil }
+        for k in 0..<2 {
+            let y = add.inputs[k], skip = add.inputs[1 - k]
+            guard let p = index.producerIndex(of: y), index.hasSingleUse(y), graph.nodes[p].isOp("Conv"),
+                  graph.nodes[p].outputs.count == 1, graph.nodes[p].inputs.count <= 3,
+                  let ty = types[y], let ts = types[skip] ?? index.constant(skip).map({ TensorType($0.dtype, fixed: $0.shape) }),
+                  ty.elementType == .float, ts.elementType == .float,
+                  let shape = ty.shape, shape == ts.shape, shape.allSatisfy({ $0 != .unknown }) else { continue }
+            var fused = graph.nodes[p]
+            fused.opType = "FusedConv"
+            fused.domain = FuseActivations.domain
+            while fused.inputs.count < 3 { fused.inputs.append("") }
+            fused.inputs.append(skip)
+            fused.outputs = add.outputs
+            // Kept so that writing the standard form restores the original names.
+            fused.setAttribute("residual_input", .string(Array(y.utf8)))
+            if !add.name.isEmpty { fused.setAttribute("residual_name", .string(Array(add.name.utf8))) }
+            return (p, fused)
+        }
+        return nil
     }
 
     /// The activation a node applies, as (ONNX op name, parameters), if it is fusable.
