@@ -167,10 +167,9 @@ public final class Session: @unchecked Sendable {
     static func detachedFromArena(_ value: Value) -> Value {
         switch value {
         case .tensor(let t):
-            guard t.storage is ArenaStorage else { return value }
-            return .tensor(Tensor(dtype: t.dtype, shape: t.shape, storage: OwnedStorage(copying: t.storage.bytes)))
+            return .tensor(t.detachedFromArena())
         case .sequence(let ts, let e):
-            return .sequence(ts.map { detachedFromArena(.tensor($0)).tensor! }, elementType: e)
+            return .sequence(ts.map { $0.detachedFromArena() }, elementType: e)
         case .optional(let v):
             return .optional(v.map(detachedFromArena))
         }
@@ -213,5 +212,15 @@ public final class Session: @unchecked Sendable {
                 throw EdgeError.badInput("input '\(name)' holds \(tensor.byteCount) bytes, shape \(tensor.shape) needs \(expected)")
             }
         }
+    }
+}
+
+extension Tensor {
+    /// This tensor, copied out of the session's arena when it lives there, so it outlives the
+    /// run (or the observer call) that produced it. Tensors with their own storage are returned
+    /// as they are.
+    public func detachedFromArena() -> Tensor {
+        guard storage is ArenaStorage else { return self }
+        return Tensor(dtype: dtype, shape: shape, storage: OwnedStorage(copying: storage.bytes))
     }
 }

@@ -89,7 +89,7 @@ public enum ModelValidator {
         var outputs = [String: Accumulator](), layerStats = [String: Accumulator]()
         for (k, feed) in data.batches().enumerated() {
             var referenceLayers: [String: Tensor] = [:]
-            let r = try refSession.run(feed) { name, t in referenceLayers[name] = ModelValidator.copy(t) }
+            let r = try refSession.run(feed) { name, t in referenceLayers[name] = t.detachedFromArena() }
             let c = try candSession.run(feed) { name, b in
                 guard let a = referenceLayers.removeValue(forKey: name) else { return }
                 layerStats[name, default: Accumulator()].add(a, b, labels: nil)
@@ -115,12 +115,6 @@ public enum ModelValidator {
         return ValidationReport(reference: names.reference, candidate: names.candidate, data: data.source, samples: data.sampleCount,
                                 labels: options.labels, outputs: outputMetrics, layers: layerMetrics,
                                 seconds: Date().timeIntervalSince(start))
-    }
-
-    /// A tensor that outlives the observer call it was given in.
-    static func copy(_ t: Tensor) -> Tensor {
-        if t.dtype == .string { return Tensor(strings: t.strings, shape: t.shape) }
-        return t.withUnsafeBytes { Tensor(dtype: t.dtype, shape: t.shape, storage: OwnedStorage(copying: $0)) }
     }
 
     /// Top-1 accuracy of one model's first output on labelled data, as the engine computes it.
