@@ -72,3 +72,12 @@ public struct Epilogue {
         return false
     }
 }
+
+extension Kernels {
+    /// y = activation(y + z) over `count` contiguous floats, threaded: the tail of an op whose
+    /// residual Add was fused into it (a Gemm's; the conv calls this itself).
+    public static func addResidual(_ y: UnsafeMutablePointer<Float>, _ z: UnsafePointer<Float>, count: Int,
+                                   activation: Activation, pool: ThreadPool? = nil) {
+        addResidual(y, z, count: count, activation: activation, ks: KernelSet.forISA(nil), pool: pool)
+    }
+}

@@ -9,8 +9,8 @@ import EdgeKernels
 ///         ⇒ the activation runs in the kernel's epilogue while the tile is in cache.
 ///     Conv/Gemm → x → Sigmoid → s, Mul(x, s)   (SiLU as exporters write it, x·σ(x))
 ///         ⇒ a SiLU epilogue; x is then read by exactly those two nodes.
-///     Conv → y, Add(y, z) or Sum(y, z) (either input order)   (a residual block's tail)
-///         ⇒ z is added in the conv's epilogue, after the bias and before an activation fused next,
+///     Conv/Gemm → y, Add(y, z) or Sum(y, z) (either input order)   (a residual block's tail)
+///         ⇒ z is added in the producer's epilogue, after the bias and before an activation fused next,
 ///           when z is available before the conv runs (a graph input, constant or an earlier
 ///           step's output) and the declared shapes, where known, are equal. The Add's own pass
 ///           over memory is gone, and with Relu after it the block tail is one pass.
@@ -75,7 +75,7 @@ enum KernelFusion {
               node.inputs[0] != node.inputs[1], !node.inputs.contains("") else { return nil }
         for k in 0..<2 {
             let y = node.inputs[k], z = node.inputs[1 - k]
-            guard let at = fusable[y], let conv = steps[at].kernel as? ConvKernel, conv.activation == .none, !conv.addsResidual,
+            guard let at = fusable[y], acceptsResidual(steps[at].kernel),
                   availableBefore(z, at), !declaredShapesDiffer(y, z, graph: graph) else { continue }
             return (k, z)
         }
@@ -93,9 +93,19 @@ enum KernelFusion {
         return false
     }
 
-    /// The conv with its residual input enabled (input 3 of the fused step).
+    /// A conv or Gemm with neither an activation nor a residual yet.
+    static func acceptsResidual(_ kernel: any OpKernel) -> Bool {
+        if let gemm = kernel as? GemmKernel { return gemm.activation == .none && !gemm.addsResidual }
+        if let conv = kernel as? ConvKernel { return conv.activation == .none && !conv.addsResidual }
+        return false
+    }
+
+    /// The conv or Gemm with its residual input enabled (input 3 of the fused step); nil when it
+    /// does not accept one.
     static func absorbResidual(into producer: any OpKernel) -> (any OpKernel)? {
-        guard let conv = producer as? ConvKernel, conv.activation == .none, !conv.addsResidual else { return nil }
+        guard acceptsResidual(producer) else { return nil }
+        if let gemm = producer as? GemmKernel { return gemm.withResidual() }
+        guard let conv = producer as? ConvKernel else { return nil }
         let kernel = ConvKernel(fusing: conv, weights: conv.constantWeights, bias: conv.constantBias)
         kernel.addsResidual = true
         return kernel

@@ -138,14 +138,7 @@ final class ConvKernel: TensorKernel, BakesConstants, @unchecked Sendable {
             Kernels.conv(packed, batch: x.shape[0], input: x.pointer(Float.self), bias: bias?.pointer(Float.self),
                          output: convOut.mutablePointer(Float.self), pool: c.kernelPool)
         }
-        let y = dtype == .float ? convOut : try CastOperators.cast(convOut, to: dtype, c)
-        let sum = try ElementwiseOperators.arithmetic(.add, y, z, c)
-        guard activation != .none else { return sum }
-        // `arithmetic` allocated `sum`, so a float32 sum is activated in place.
-        let result = try sum.asFloat32(c)
-        Kernels.applyEpilogue(result.mutablePointer(Float.self), m: 1, n: result.elementCount, ldc: result.elementCount,
-                              epilogue: Epilogue(activation: activation))
-        return sum.dtype == .float ? result : try CastOperators.cast(result, to: sum.dtype, c)
+        return try ResidualTail.separate(convOut, dtype: dtype, z: z, activation: activation, c)
     }
 }
 

@@ -10,7 +10,9 @@ import Foundation
 ///   then `activation`: y = act(conv(X, W) + B + Z), as ONNX Runtime's `com.microsoft::FusedConv`.
 ///   Z (from `fuse-activations`' residual fusion) has the conv output's shape; another shape
 ///   broadcasts as the Add it replaced.
-/// - `FusedGemm`: a Gemm (A, B, optional C; alpha, beta, transA, transB) followed by `activation`.
+/// - `FusedGemm`: a Gemm (A, B, optional C; alpha, beta, transA, transB) with an optional fourth
+///   input Z, then `activation`: y = act(alpha·A·B + beta·C + Z). Z is a fused residual Add, as
+///   for FusedConv.
 /// - `SiLU`: y = x·sigmoid(x) as one operator.
 ///
 /// `activation` is the ONNX name of the activation op ("Relu", "Clip", "LeakyRelu", "Sigmoid",
@@ -26,7 +28,10 @@ enum FusedOperators {
             kernel.addsResidual = b.node.inputs.count > 3 && !b.node.inputs[3].isEmpty
             return kernel
         },
-        OperatorSpec("FusedGemm", domain: domain, versions: 1...1) { b in try FusedGemmKernel(b) },
+        OperatorSpec("FusedGemm", domain: domain, versions: 1...1) { b in
+            let kernel = try GemmKernel(b).with(activation: fusedActivation(b))
+            return b.node.inputs.count > 3 && !b.node.inputs[3].isEmpty ? kernel.withResidual() : kernel
+        },
         OperatorSpec("SiLU", domain: domain, versions: 1...1) { _ in
             ClosureKernel { i, c in
                 let input = try i.required(0, c)
@@ -61,85 +66,5 @@ enum FusedOperators {
         case "Tanh": return .tanh
         case let other: throw b.error("unknown fused activation '\(other)'")
         }
-    }
-}
-
-/// Y = activation(alpha·op(A)·op(B) + beta·C) on the SGEMM kernel, with a constant B packed once.
-final class FusedGemmKernel: TensorKernel {
-    let transA: Bool, transB: Bool
-    let alpha: Float, beta: Float
-    let activation: Activation
-    let packedB: PackedMatrix?
-    let constantB: Tensor?
-
-    init(_ b: KernelBuildContext) throws {
-        transA = b.int("transA", 0) != 0
-        transB = b.int("transB", 0) != 0
-        alpha = b.float("alpha", 1)
-        beta = b.float("beta", 1)
-        activation = try FusedOperators.fusedActivation(b)
-        if let w = b.constantInput(1), w.rank == 2, w.dtype.isFloatingPoint {
-            let w32 = HalfRounding.float32(w)
-            let k = transB ? w.shape[1] : w.shape[0], n = transB ? w.shape[0] : w.shape[1]
-            constantB = w32
-            packedB = PackedMatrix(packingB: w32.pointer(Float.self), k: k, n: n, ldb: w.shape[1], transposed: transB)
-        } else {
-            constantB = nil
-            packedB = nil
-        }
-    }
-
-    func compute(_ i: [Tensor?], _ c: ExecutionContext) throws -> [Tensor] {
-        let inputA = try i.required(0, c)
-        let a = try inputA.asFloat32(c)
-        let b = try constantB ?? i.required(1, c).asFloat32(c)
-        guard a.rank == 2, b.rank == 2 else {
-            throw EdgeError.badInput("\(c.nodeDescription): A \(a.shape) and B \(b.shape) must be matrices")
-        }
-        let m = transA ? a.shape[1] : a.shape[0], k = transA ? a.shape[0] : a.shape[1]
-        let kb = transB ? b.shape[1] : b.shape[0], n = transB ? b.shape[0] : b.shape[1]
-        guard k == kb else { throw EdgeError.badInput("\(c.nodeDescription): A \(a.shape) and B \(b.shape) do not multiply") }
-        let out = try c.allocate(.float, [m, n])
-        let y = out.mutablePointer(Float.self)
-        var gemmBeta: Float = 0
-        var bias = Bias.none
-        let cTensor = try i.optional(2)?.asFloat32(c)
-        if let cTensor, beta != 0 {
-            let s = cTensor.shape
-            let rows: Int, cols: Int
-            switch s.count {
-            case 0: rows = 1; cols = 1
-            case 1: rows = 1; cols = s[0]
-            case 2: rows = s[0]; cols = s[1]
-            default: throw EdgeError.badInput("\(c.nodeDescription): C \(s) must have rank ≤ 2")
-            }
-            guard rows == 1 || rows == m, cols == 1 || cols == n else {
-                throw EdgeError.badInput("\(c.nodeDescription): C \(s) does not broadcast to [\(m), \(n)]")
-            }
-            let cp = cTensor.pointer(Float.self)
-            if rows == 1, cols == n, beta == 1 {
-                bias = .perColumn(cp)
-            } else {
-                // Broadcast C into Y, then let the GEMM accumulate onto it with beta.
-                for r in 0..<m {
-                    for col in 0..<n { y[r * n + col] = cp[(rows == 1 ? 0 : r) * cols + (cols == 1 ? 0 : col)] }
-                }
-                gemmBeta = beta
-            }
-        }
-        let epilogue = Epilogue(bias: bias, activation: activation)
-        withExtendedLifetime((a, b, cTensor)) {
-            if m > 0, n > 0 {
-                if let packedB {
-                    Kernels.sgemm(transA: transA, m: m, alpha: alpha, a: a.pointer(Float.self), lda: a.shape[1],
-                                  packedB: packedB, beta: gemmBeta, c: y, ldc: n, epilogue: epilogue, pool: c.kernelPool)
-                } else {
-                    Kernels.sgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a.pointer(Float.self),
-                                  lda: a.shape[1], b: b.pointer(Float.self), ldb: b.shape[1], beta: gemmBeta, c: y, ldc: n,
-                                  epilogue: epilogue, pool: c.kernelPool)
-                }
-            }
-        }
-        return [inputA.dtype == .float ? out : try CastOperators.cast(out, to: inputA.dtype, c)]
     }
 }

@@ -31,6 +31,9 @@ final class GemmKernel: TensorKernel, BakesConstants, @unchecked Sendable {
     let constantC: Tensor?
     /// Fused activation applied in the SGEMM epilogue (see KernelFusion).
     private(set) var activation: Activation = .none
+    /// Input 3 is a residual z added after C and before the activation (a fused Add, from the
+    /// session's fusion or `ai.edgeopt::FusedGemm`'s fourth input): y = act(α·A·B + β·C + z).
+    private(set) var addsResidual = false
 
     func with(activation: Activation) -> GemmKernel {
         let copy = GemmKernel(copying: self)
@@ -38,9 +41,16 @@ final class GemmKernel: TensorKernel, BakesConstants, @unchecked Sendable {
         return copy
     }
 
+    func withResidual() -> GemmKernel {
+        let copy = GemmKernel(copying: self)
+        copy.addsResidual = true
+        return copy
+    }
+
     private init(copying o: GemmKernel) {
         alpha = o.alpha; beta = o.beta; transA = o.transA; transB = o.transB
         packedB = o.packedB; constantB = o.constantB; constantBShape = o.constantBShape; constantC = o.constantC
+        activation = o.activation; addsResidual = o.addsResidual
     }
 
     var bakedInputs: [Int] { packedB != nil ? [1] : [] }
@@ -76,15 +86,18 @@ final class GemmKernel: TensorKernel, BakesConstants, @unchecked Sendable {
         let (kb, n) = transB ? (bShape[1], bShape[0]) : (bShape[0], bShape[1])
         guard k == kb else { throw EdgeError.badInput("\(c.nodeDescription): inner dimensions differ: A \(a.shape), B \(bShape)") }
         let bias = try constantC ?? i.optional(2)?.asFloat32(c)
+        // The residual is added after the GEMM's own epilogue, so the activation waits for it.
+        let z = addsResidual ? try i.required(3, c) : nil
+        let gemmActivation = z == nil ? activation : .none
         let out = try c.allocate(.float, [m, n])
         let po = out.mutablePointer(Float.self)
         var gemmBeta: Float = 0
-        var epilogue = Epilogue(activation: activation)
+        var epilogue = Epilogue(activation: gemmActivation)
         if let bias, beta != 0 {
             let plan = try BroadcastPlan([bias.shape, [m, n]], what: c.nodeDescription)
             guard plan.outputShape == [m, n] else { throw EdgeError.badInput("\(c.nodeDescription): C \(bias.shape) does not broadcast to [\(m), \(n)]") }
             if beta == 1 && bias.elementCount == n && (bias.rank == 1 || bias.shape[0] == 1) && n > 1 {
-                epilogue = Epilogue(bias: .perColumn(bias.pointer(Float.self)), activation: activation)
+                epilogue = Epilogue(bias: .perColumn(bias.pointer(Float.self)), activation: gemmActivation)
             } else {
                 // C broadcast into the output; the GEMM then accumulates onto beta·C.
                 Elementwise.binary(bias.pointer(Float.self), po, po, plan: plan) { x, _ in x }
@@ -99,6 +112,15 @@ final class GemmKernel: TensorKernel, BakesConstants, @unchecked Sendable {
                 Kernels.sgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a.pointer(Float.self), lda: a.shape[1],
                               b: b.pointer(Float.self), ldb: b.shape[1], beta: gemmBeta, c: po, ldc: n, epilogue: epilogue, pool: c.kernelPool)
             }
+        }
+        if let z {
+            guard z.dtype == .float, inputA.dtype == .float, z.shape == [m, n] else {
+                return [try ResidualTail.separate(out, dtype: inputA.dtype, z: z, activation: activation, c)]
+            }
+            withExtendedLifetime(z) {
+                Kernels.addResidual(po, z.pointer(Float.self), count: m * n, activation: activation, pool: c.kernelPool)
+            }
+            return [out]
         }
         return [inputA.dtype == .float ? out : try CastOperators.cast(out, to: inputA.dtype, c)]
     }
