@@ -70,12 +70,14 @@ public enum ComputeCostModel {
             // (C_out/group) × ∏kernel per input element
             guard let perInput = DimMath.product(ws.dropFirst()), let macs = checked(inN, perInput, 2).map({ $0 / 2 }) else { return .unknown }
             return ComputeCost(macs: macs, flops: 2 * macs + (node.input(2) != nil ? outN : 0), known: true)
-        case "Gemm", "QGemm":
+        case "Gemm", "QGemm", "FusedGemm":
             guard let a = inputType(0)?.fixedShape, a.count == 2, let outN = elements(out) else { return .unknown }
             let k = node.int("transA") == 1 ? a[0] : a[1]
             guard let macs = checked(outN, k, 2).map({ $0 / 2 }) else { return .unknown }
             let cIndex = op == "QGemm" ? 6 : 2
-            return ComputeCost(macs: macs, flops: 2 * macs + (node.input(cIndex) != nil ? outN : 0), known: true)
+            // FusedGemm's optional Z (a fused residual Add) is one more add per output element.
+            let residual = op == "FusedGemm" && node.input(3) != nil ? outN : 0
+            return ComputeCost(macs: macs, flops: 2 * macs + (node.input(cIndex) != nil ? outN : 0) + residual, known: true)
         case "MatMul", "MatMulInteger", "QLinearMatMul", "FusedMatMul", "MatMulIntegerToFloat":
             guard let a = inputType(0)?.fixedShape, !a.isEmpty, let outN = elements(out) else { return .unknown }
             var k = a[a.count - 1]

@@ -11,6 +11,8 @@ value) that must stay an Add.
 """
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import onnx
 import pytest
@@ -124,3 +126,43 @@ def test_residual_fusion_runs_in_onnxruntime(run_edgeopt, tmp_path, contrib):
         assert run.code == 0, str(run)
         got = np.load(tmp_path / "y.npz")["y"]
         assert relative_error(got, expected) <= TOLERANCE
+
+
+def test_gemm_residual_fusion_on_a_torch_mlp(run_edgeopt, tmp_path):
+    """A residual MLP exported by torch.onnx (2-D input, so every Linear is a Gemm): the blocks'
+    Gemm -> Add(skip) [-> Relu] tails fuse (the report's node count drops by the fused Adds and
+    Relus), the standard output passes the checker, and ORT and edgeopt's engine run it to the
+    original's numbers."""
+    torch = pytest.importorskip("torch")
+
+    class ResidualMLP(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.l1, self.l2 = torch.nn.Linear(32, 64), torch.nn.Linear(64, 32)
+            self.l3, self.head = torch.nn.Linear(32, 32), torch.nn.Linear(32, 10)
+
+        def forward(self, x):
+            h = torch.relu(self.l2(torch.relu(self.l1(x))) + x)  # Gemm -> Add -> Relu
+            h = self.l3(h) + h  # Gemm -> Add
+            return self.head(h)
+
+    torch.manual_seed(0)
+    src, out = tmp_path / "mlp.onnx", tmp_path / "out.onnx"
+    torch.onnx.export(ResidualMLP().eval(), (torch.randn(4, 32),), str(src), dynamo=False, opset_version=17,
+                      input_names=["x"], output_names=["y"])
+    assert [n.op_type for n in onnx.load(str(src)).graph.node] == ["Gemm", "Relu", "Gemm", "Add", "Relu", "Gemm", "Add", "Gemm"]
+    result = run_edgeopt("optimize", str(src), "-o", str(out), "--format", "json")
+    assert result.code == 0, str(result)
+    report = json.loads(result.stdout)
+    # Gemm+Relu, Gemm+Add+Relu and Gemm+Add each become one node; the head stays a Gemm.
+    assert (report["pipeline"]["nodesBefore"], report["pipeline"]["nodesAfter"]) == (8, 4), report["pipeline"]
+    model = onnx.load(str(out))
+    onnx.checker.check_model(model, full_check=True)
+    assert [n.op_type for n in model.graph.node] == ["Gemm", "Relu", "Gemm", "Add", "Relu", "Gemm", "Add", "Gemm"]
+    feed = {"x": np.random.default_rng(5).standard_normal((4, 32)).astype(np.float32)}
+    expected = session(src).run(None, feed)[0]
+    assert relative_error(session(out).run(None, feed)[0], expected) <= TOLERANCE
+    np.save(tmp_path / "x.npy", feed["x"])
+    run = run_edgeopt("run", str(src), "--input", f"x={tmp_path / 'x.npy'}", "-o", str(tmp_path / "y.npz"))
+    assert run.code == 0, str(run)
+    assert relative_error(np.load(tmp_path / "y.npz")["y"], expected) <= TOLERANCE

@@ -9,6 +9,8 @@ import EdgeIR
 ///                                                ─►  com.microsoft::FusedConv(X, W, B, Z)  (contrib;
 ///                                                    ORT adds Z before the activation, as the engine)
 ///     ai.edgeopt::FusedGemm(activation=A)       ─►  Gemm ─► A
+///     ai.edgeopt::FusedGemm(A, B, C, Z, act)     ─►  Gemm ─► Add(·, Z) ─► act  (either style: ORT's
+///                                                    FusedGemm has no Z)
 ///     ai.edgeopt::SiLU                          ─►  Sigmoid, Mul
 ///
 /// The standard form is exact: the same operations the fused kernel performs, as separate nodes.
@@ -76,7 +78,7 @@ public enum FusedExport {
                 let preactivationName = node.string("preactivation_output")
                 let activationName = node.string("activation_name")
                 let residualInputName = node.string("residual_input"), residualName = node.string("residual_name")
-                let z = node.opType == "FusedConv" && node.inputs.count > 3 && !node.inputs[3].isEmpty ? node.inputs[3] : nil
+                let z = node.inputs.count > 3 && !node.inputs[3].isEmpty ? node.inputs[3] : nil
                 var base = node
                 for a in ["activation", "activation_params", "preactivation_output", "activation_name", "residual_input", "residual_name"] {
                     base.removeAttribute(a)
@@ -105,10 +107,10 @@ public enum FusedExport {
                     return context.freshName("\(output)_\(suffix)")
                 }
                 if let z {
-                    // Conv → Add(·, Z) → activation (the Add writes the output when there is none).
+                    // Conv/Gemm → Add(·, Z) → activation (the Add writes the output when there is none).
                     base.inputs = Array(base.inputs.prefix(3))
                     while base.inputs.last == "" { base.inputs.removeLast() }
-                    let convOutput = restored(residualInputName, "conv")
+                    let convOutput = restored(residualInputName, node.opType == "FusedConv" ? "conv" : "gemm")
                     base.outputs = [convOutput]
                     nodes.append(base)
                     let sum = hasActivation ? restored(preactivationName, "preact") : output

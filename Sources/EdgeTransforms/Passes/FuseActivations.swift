@@ -10,13 +10,13 @@ import EdgeIR
 /// same order). Activations: Relu, Clip (constant bounds; ReLU6 = Clip(0, 6)), LeakyRelu, Sigmoid,
 /// HardSigmoid, HardSwish, Tanh, and `ai.edgeopt::SiLU` (from `fuse-silu`).
 ///
-/// A residual Add after a Conv is recorded too, as FusedConv's fourth input Z (ONNX Runtime's
-/// FusedConv has the same input), so a residual block's tail is one node and one kernel pass:
+/// A residual Add after a Conv or Gemm is recorded too, as the fused node's fourth input Z (ONNX
+/// Runtime's FusedConv has the same input), so a residual block's tail is one node and one kernel pass:
 ///
 ///     Before:  x ─► Conv(W, b) ─► y ─► Add(y, skip) ─► s ─► Relu ─► z
 ///     After:   x ─► ai.edgeopt::FusedConv(W, b, skip, activation="Relu") ─► z
 ///
-/// z = act(conv(x) + b + skip). A two-input Sum counts as the Add (it is written back as an Add).
+/// z = act(conv(x) + b + skip); for a Gemm z = act(α·A·B + β·C + skip). A two-input Sum counts as the Add (it is written back as an Add).
 /// Only when y and skip have the same known shape (no broadcasting)
 /// and element type float32, and y has no other reader; the skip may be any value (the fused node
 /// takes the Add's place, after everything the Add read).
@@ -26,7 +26,7 @@ import EdgeIR
 /// fused (the epilogue computes in float32, which for float16 would skip one rounding step).
 public struct FuseActivations: GraphPass {
     public static let name = "fuse-activations"
-    public static let summary = "fuse Relu/Clip/LeakyRelu/Sigmoid/HardSigmoid/HardSwish/SiLU into the preceding Conv/Gemm, and a same-shape residual Add into the Conv"
+    public static let summary = "fuse Relu/Clip/LeakyRelu/Sigmoid/HardSigmoid/HardSwish/SiLU into the preceding Conv/Gemm, and a same-shape residual Add into the Conv/Gemm"
     public static let domain = "ai.edgeopt"
 
     public init() {}
@@ -55,7 +55,7 @@ public struct FuseActivations: GraphPass {
             let producer = graph.nodes[p]
             let fusedType: String
             if producer.isOp("Conv") { fusedType = "FusedConv" } else if producer.isOp("Gemm") { fusedType = "FusedGemm" }
-            else if isResidualConv(producer), (producer.string("activation") ?? "").isEmpty { fusedType = "FusedConv" } else { continue }
+            else if isResidualFused(producer), (producer.string("activation") ?? "").isEmpty { fusedType = producer.opType } else { continue }
             guard producer.outputs.count == 1 else { continue }
             if !isFloat32(producer, graph: graph, index: index) {
                 // Weights computed at run time (e.g. by ConstantOfShape): ask shape inference.
@@ -81,24 +81,26 @@ public struct FuseActivations: GraphPass {
         return PassResult(rewrites: rewrites)
     }
 
-    /// An ai.edgeopt::FusedConv with a residual input Z (from `residual(add:…)`).
-    func isResidualConv(_ node: Node) -> Bool {
-        node.domain == FuseActivations.domain && node.opType == "FusedConv" && node.inputs.count > 3 && !node.inputs[3].isEmpty
+    /// An ai.edgeopt::FusedConv or FusedGemm with a residual input Z (from `residual(add:…)`).
+    func isResidualFused(_ node: Node) -> Bool {
+        node.domain == FuseActivations.domain && (node.opType == "FusedConv" || node.opType == "FusedGemm")
+            && node.inputs.count > 3 && !node.inputs[3].isEmpty
     }
 
-    /// For Add(y, skip) or Add(skip, y) with y a plain Conv's single-use float32 output of the same
-    /// known shape as skip: (the Conv's index, the FusedConv computing the Add's output).
+    /// For Add(y, skip) or Add(skip, y) with y a plain Conv's or Gemm's single-use float32 output
+    /// of the same known shape as skip: (the producer's index, the FusedConv/FusedGemm computing
+    /// the Add's output).
     func residual(add: Node, graph: Graph, index: GraphIndex, types: [String: TensorType]) -> (Int, Node)? {
         guard add.inputs.count == 2, add.outputs.count == 1, add.inputs[0] != add.inputs[1] else { return nil }
         for k in 0..<2 {
             let y = add.inputs[k], skip = add.inputs[1 - k]
-            guard let p = index.producerIndex(of: y), index.hasSingleUse(y), graph.nodes[p].isOp("Conv"),
+            guard let p = index.producerIndex(of: y), index.hasSingleUse(y), graph.nodes[p].isOp("Conv") || graph.nodes[p].isOp("Gemm"),
                   graph.nodes[p].outputs.count == 1, graph.nodes[p].inputs.count <= 3,
                   let ty = types[y], let ts = types[skip] ?? index.constant(skip).map({ TensorType($0.dtype, fixed: $0.shape) }),
                   ty.elementType == .float, ts.elementType == .float,
                   let shape = ty.shape, shape == ts.shape, shape.allSatisfy({ $0 != .unknown }) else { continue }
             var fused = graph.nodes[p]
-            fused.opType = "FusedConv"
+            fused.opType = fused.opType == "Conv" ? "FusedConv" : "FusedGemm"
             fused.domain = FuseActivations.domain
             while fused.inputs.count < 3 { fused.inputs.append("") }
             fused.inputs.append(skip)
