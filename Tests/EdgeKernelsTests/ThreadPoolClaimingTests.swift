@@ -6,7 +6,7 @@ import XCTest
 /// `ThreadPool`: every index runs exactly once, worker numbers are unique among the bodies running
 /// at one time, nested calls run serially, a stalled worker does not hold the others' indices, and
 /// a pool can be released at any time.
-final class ThreadPoolTests: XCTestCase {
+final class ThreadPoolClaimingTests: XCTestCase {
     /// Per-index (or per-worker) atomic counters.
     final class Counters: @unchecked Sendable {
         // @unchecked Sendable: the storage is only touched through atomics.
@@ -154,6 +154,7 @@ final class ThreadPoolTests: XCTestCase {
             usleep(10_000)
             after = threadCount()
         }
-        XCTAssertEqual(after, before, "worker threads still running")
+        // (≤: a thread of an earlier test's pool may still have been exiting at `before`.)
+        XCTAssertLessThanOrEqual(after, before, "worker threads still running")
     }
 }
