@@ -68,6 +68,7 @@ final class ThreadPoolState: @unchecked Sendable {
         words = raw.bindMemory(to: Atomic<Int>.self, capacity: wordCount)
         for i in 0..<wordCount { (words + i).initialize(to: Atomic(0)) }
         wake = (0..<threadCount).map { _ in DispatchSemaphore(value: 0) }
+        Self.liveWorkers.wrappingAdd(threadCount - 1, ordering: .relaxed)
     }
 
     deinit {
@@ -138,11 +139,19 @@ final class ThreadPoolState: @unchecked Sendable {
 
     // MARK: Worker side
 
+    /// Worker threads of all pools, counted from creation until they leave their loop (tests
+    /// check that released pools stop their threads).
+    static let liveWorkers = Atomic<Int>(0)
+
     func workerLoop(_ w: Int) {
         var seen = 0
         while true {
             let g = waitForNewEpoch(seen: seen, worker: w)
-            if shuttingDown.load(ordering: .acquiring) { exited.signal(); return }
+            if shuttingDown.load(ordering: .acquiring) {
+                Self.liveWorkers.wrappingSubtract(1, ordering: .relaxed)
+                exited.signal()
+                return
+            }
             seen = g >> Self.epochShift
             if join(epoch: seen) {
                 // Joined: `job`, `count`, `chunk` stay valid until this worker leaves.

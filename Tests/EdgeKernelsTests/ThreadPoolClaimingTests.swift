@@ -126,9 +126,7 @@ final class ThreadPoolClaimingTests: XCTestCase {
     /// Pools released idle, right after a call, and before their threads have started: deinit
     /// returns and the worker threads exit.
     func testPoolReleasedWhileIdleStopsItsThreads() {
-        func threadCount() -> Int {
-            (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task").count) ?? -1
-        }
+        func threadCount() -> Int { ThreadPoolState.liveWorkers.load(ordering: .relaxed) }
         let before = threadCount()
         weak var weakPool: ThreadPool?
         do {
@@ -141,6 +139,7 @@ final class ThreadPoolClaimingTests: XCTestCase {
             let hits = Counters(10)
             used.parallelFor(10) { i, _ in hits.add(i) }
             XCTAssertEqual(hits.all, [Int](repeating: 1, count: 10))
+            XCTAssertEqual(threadCount(), before + 2, "the pool's workers are not running")
         }
         do {
             let idle = ThreadPool(threads: 2)
@@ -149,12 +148,7 @@ final class ThreadPoolClaimingTests: XCTestCase {
             weakPool = idle
         }
         XCTAssertNil(weakPool)
-        var after = threadCount()
-        for _ in 0..<100 where after > before {
-            usleep(10_000)
-            after = threadCount()
-        }
-        // (≤: a thread of an earlier test's pool may still have been exiting at `before`.)
-        XCTAssertLessThanOrEqual(after, before, "worker threads still running")
+        // Deinit returns once every worker has left its loop.
+        XCTAssertEqual(threadCount(), before, "worker threads still running")
     }
 }
