@@ -2,16 +2,18 @@ import Foundation
 
 /// A fixed pool of worker threads for data-parallel loops.
 ///
-/// `parallelFor(count)` hands `0..<count` out in chunks that threads claim with an atomic
-/// fetch-add (chunk = ⌈count / (threadCount · chunksPerThread)⌉), so no thread is created per
-/// call and no thread waits for a share that was fixed in advance. The calling thread claims
-/// chunks too, and it never waits for a worker that has not started: when the indices run out it
-/// closes the call and waits only for workers that had already joined it. A worker the OS has not
-/// scheduled (a loaded machine) simply finds nothing left when it wakes — the caller and the other
-/// workers ran its part ("work-first"). With a fixed split, every region waited for it instead.
+/// `parallelFor(count)` gives each thread (the caller is thread 0) a contiguous share of
+/// `0..<count`, as a fixed split would, but threads claim their indices one at a time and a thread
+/// whose share is done steals the upper half of another's. On an unloaded machine that is the
+/// fixed split (each thread claims from a word only it touches); on a loaded one no region waits
+/// for a worker the OS has not scheduled: the caller never waits for a worker that has not
+/// started — it steals that worker's share, and when every share is empty it closes the call and
+/// waits only for workers that had already joined. A late worker finds nothing left ("work-first").
 ///
-/// Nothing is allocated or reference-counted per call or per index: the body stays on the
-/// caller's stack and workers reach it through a raw pointer (see `ThreadPoolState`).
+/// Nothing is allocated per index and nothing is reference-counted per index: the body stays on
+/// the caller's stack and workers reach it through a pointer (see `ThreadPoolState`). Per call
+/// there is one small allocation (the escaping wrapper `withoutActuallyEscaping` makes, which
+/// cannot stay on the stack once its address is shared) and one retain/release of it per worker.
 ///
 /// Workers spin briefly on the call counter before sleeping on a semaphore, which keeps the
 /// hand-off latency of back-to-back calls (one GEMM issues several) in the microsecond range.
@@ -26,10 +28,6 @@ public final class ThreadPool: @unchecked Sendable {
 
     /// Active processor count (cores the process may run on).
     public static var defaultThreadCount: Int { max(1, ProcessInfo.processInfo.activeProcessorCount) }
-
-    /// Chunks per thread: more chunks even out stalls and uneven bodies at the price of one
-    /// fetch-add on a shared cache line per chunk.
-    static let chunksPerThread = 4
 
     private let state: ThreadPoolState
 
@@ -60,18 +58,16 @@ public final class ThreadPool: @unchecked Sendable {
     public func parallelFor(_ count: Int, _ body: (_ index: Int, _ worker: Int) -> Void) {
         if count <= 0 { return }
         let s = state
-        if threadCount == 1 || count == 1 || !s.tryAcquire() {
+        if threadCount == 1 || count == 1 || count > ThreadPoolState.maxCount || !s.tryAcquire() {
             for i in 0..<count { body(i, 0) }
             return
         }
-        let parts = threadCount * Self.chunksPerThread
-        let chunk = (count + parts - 1) / parts
         // The escaping copy is only for taking its address: it never outlives this frame, which
         // `withoutActuallyEscaping` checks, and `run` returns only after every worker that saw
         // the pointer has left.
         withoutActuallyEscaping(body) { escaping in
             withUnsafePointer(to: ThreadPoolJob(body: escaping)) { job in
-                s.run(count: count, chunk: chunk, job: job, callerBody: body)
+                s.run(count: count, job: job, callerBody: body)
             }
         }
         s.release()

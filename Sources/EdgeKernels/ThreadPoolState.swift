@@ -15,17 +15,17 @@ struct ThreadPoolJob {
 ///
 /// One call runs through a *gate*, a single atomic word:
 ///
-///     bit 0…15   number of workers inside the call (they may read `job`, `count`, `chunk`)
+///     bit 0…15   number of workers inside the call (they may read `job` and the shares)
 ///     bit 16     open: workers may still join
 ///     bit 17…    epoch: the call's sequence number (workers wake when it changes)
 ///
-/// - The caller writes `job`/`count`/`chunk`, zeroes the claim counter, then publishes
+/// - The caller writes `job` and every thread's share (a fixed split), then publishes
 ///   `epoch | open` with one store (no worker is inside at that point).
-/// - A worker joins with a compare-exchange that adds 1 only while the gate is open, then claims
-///   chunks by fetch-add on `next` until the indices run out, and leaves by subtracting 1.
-/// - The caller claims chunks the same way; when they run out it clears `open` and waits until
+/// - A worker joins with a compare-exchange that adds 1 only while the gate is open, runs its
+///   share and steals from the others' (see `work`), and leaves by subtracting 1.
+/// - The caller works the same way; when every share is empty it clears `open` and waits until
 ///   the count of workers inside is 0. A worker that had not joined by then never reads the
-///   call's fields, so the caller owes it nothing: it finds the gate closed (or a later epoch)
+///   call's fields, so the caller owes it nothing (its share was stolen): it finds the gate closed (or a later epoch)
 ///   when it wakes. The pointer to the job therefore never outlives the caller's frame.
 ///
 /// Sleep: a worker that has spun without a new epoch sets its `sleeping` flag and re-reads the
@@ -34,27 +34,29 @@ struct ThreadPoolJob {
 /// whichever side takes the flag back with `exchange` owns the wake-up, so no signal is lost or
 /// left over.
 final class ThreadPoolState: @unchecked Sendable {
-    // @unchecked Sendable: `job`, `count`, `chunk` and `epoch` are written only by the thread
+    // @unchecked Sendable: `job` and `epoch` are written only by the thread
     // that holds `busy`, and only while no worker is inside the gate; workers read them only
     // after joining through the gate (acquire), which orders the writes before the reads.
     let threadCount: Int
     var job: UnsafePointer<ThreadPoolJob>?
-    var count = 0
-    var chunk = 1
     var epoch = 0
 
     static let activeMask = (1 << 16) - 1
     static let openBit = 1 << 16
     static let epochShift = 17
 
-    /// The gate and the claim counter sit on separate 128-byte lines (adjacent-line prefetch
-    /// pairs 64-byte lines): the counter is hit once per chunk by every thread, the gate is polled
-    /// by idle workers. `sleeping` flags follow on a third line.
+    /// The gate, each thread's share and the `sleeping` flags sit on separate 128-byte lines
+    /// (adjacent-line prefetch pairs 64-byte lines): a thread claims from its own share once per
+    /// index, which stays in its own cache unless another thread steals; idle workers poll the gate.
     private let words: UnsafeMutablePointer<Atomic<Int>>
     private static let lineWords = 16
     private var gate: UnsafeMutablePointer<Atomic<Int>> { words }
-    private var next: UnsafeMutablePointer<Atomic<Int>> { words + Self.lineWords }
-    private func sleeping(_ w: Int) -> UnsafeMutablePointer<Atomic<Int>> { words + 2 * Self.lineWords + w }
+    /// Share of thread t: `lo << 32 | hi`, the indices `lo..<hi` not yet claimed.
+    private func share(_ t: Int) -> UnsafeMutablePointer<Atomic<Int>> { words + (1 + t) * Self.lineWords }
+    private func sleeping(_ w: Int) -> UnsafeMutablePointer<Atomic<Int>> { words + (1 + threadCount) * Self.lineWords + w }
+
+    /// Largest count that fits the 32-bit halves of a share.
+    static let maxCount = Int(UInt32.max >> 1)
 
     private let busy = Atomic<Bool>(false)
     private let shuttingDown = Atomic<Bool>(false)
@@ -63,7 +65,7 @@ final class ThreadPoolState: @unchecked Sendable {
 
     init(threadCount: Int) {
         self.threadCount = threadCount
-        let wordCount = 2 * Self.lineWords + threadCount
+        let wordCount = (2 + threadCount) * Self.lineWords
         let raw = UnsafeMutableRawPointer.allocate(byteCount: wordCount * MemoryLayout<Int>.stride, alignment: 128)
         words = raw.bindMemory(to: Atomic<Int>.self, capacity: wordCount)
         for i in 0..<wordCount { (words + i).initialize(to: Atomic(0)) }
@@ -86,19 +88,22 @@ final class ThreadPoolState: @unchecked Sendable {
 
     func release() { busy.store(false, ordering: .releasing) }
 
-    /// Runs one call; `job` holds the same closure as `callerBody` (the caller calls its own
-    /// copy directly).
+    /// Runs one call over `0..<count` (≤ `maxCount`); `job` holds the same closure as
+    /// `callerBody` (the caller calls its own copy directly).
     @inline(__always)
-    func run(count: Int, chunk: Int, job: UnsafePointer<ThreadPoolJob>, callerBody: ThreadPoolBody) {
+    func run(count: Int, job: UnsafePointer<ThreadPoolJob>, callerBody: ThreadPoolBody) {
         self.job = job
-        self.count = count
-        self.chunk = chunk
-        next.pointee.store(0, ordering: .relaxed)
+        // Contiguous shares as in a fixed split, so an unloaded machine runs the fixed split
+        // (every thread claims only from its own line); stealing evens out the rest.
+        for t in 0..<threadCount {
+            let lo = count * t / threadCount, hi = count * (t + 1) / threadCount
+            share(t).pointee.store(lo << 32 | hi, ordering: .relaxed)
+        }
         epoch &+= 1
         let gateValue = ((epoch << Self.epochShift) & ~(Self.openBit | Self.activeMask)) | Self.openBit
         gate.pointee.store(gateValue, ordering: .sequentiallyConsistent)
         wakeSleepers()
-        claim(worker: 0, count: count, chunk: chunk, callerBody)
+        work(thread: 0, callerBody)
         let inside = gate.pointee.bitwiseAnd(~Self.openBit, ordering: .acquiringAndReleasing).newValue & Self.activeMask
         if inside != 0 {
             while !ThreadPool.spin(until: { gate.pointee.load(ordering: .acquiring) & Self.activeMask == 0 }) {}
@@ -106,16 +111,56 @@ final class ThreadPoolState: @unchecked Sendable {
         self.job = nil
     }
 
-    /// Claims chunks until the indices run out.
+    /// Runs indices from this thread's share, then steals from the others' until every share is
+    /// empty.
     @inline(__always)
-    func claim(worker: Int, count: Int, chunk: Int, _ body: ThreadPoolBody) {
+    func work(thread me: Int, _ body: ThreadPoolBody) {
         while true {
-            let start = next.pointee.wrappingAdd(chunk, ordering: .relaxed).oldValue
-            if start >= count { return }
-            let end = min(start &+ chunk, count)
-            var i = start
-            while i < end { body(i, worker); i &+= 1 }
+            while let i = claimOwn(me) { body(i, me) }
+            if !steal(into: me) { return }
         }
+    }
+
+    /// Takes the lowest unclaimed index of thread `t`'s share.
+    @inline(__always)
+    private func claimOwn(_ t: Int) -> Int? {
+        let word = share(t)
+        var v = word.pointee.load(ordering: .relaxed)
+        while true {
+            let lo = v >> 32, hi = v & 0xFFFF_FFFF
+            if lo >= hi { return nil }
+            let r = word.pointee.compareExchange(expected: v, desired: v &+ (1 << 32), ordering: .relaxed)
+            if r.exchanged { return lo }
+            v = r.original
+        }
+    }
+
+    /// Moves the upper half of another thread's unclaimed indices into this thread's (empty)
+    /// share; false when no share has any left. Only the owner raises `lo` and only thieves lower
+    /// `hi`, both by compare-exchange of the whole word, so an index is claimed once. A share
+    /// whose thread never joined is halved again and again until the thieves have taken it all.
+    private func steal(into me: Int) -> Bool {
+        var victim = me
+        for _ in 1..<threadCount {
+            victim = victim + 1 == threadCount ? 0 : victim + 1
+            let word = share(victim)
+            var v = word.pointee.load(ordering: .relaxed)
+            while true {
+                let lo = v >> 32, hi = v & 0xFFFF_FFFF
+                if lo >= hi { break }
+                let mid = hi - (hi - lo + 1) / 2
+                let r = word.pointee.compareExchange(expected: v, desired: lo << 32 | mid, ordering: .relaxed)
+                if r.exchanged {
+                    // This share is empty, so no other thread writes it (thieves skip empty
+                    // shares): a plain store hands the stolen range to this thread's own claims,
+                    // where later thieves can split it again.
+                    share(me).pointee.store(mid << 32 | hi, ordering: .relaxed)
+                    return true
+                }
+                v = r.original
+            }
+        }
+        return false
     }
 
     private func wakeSleepers() {
@@ -154,10 +199,10 @@ final class ThreadPoolState: @unchecked Sendable {
             }
             seen = g >> Self.epochShift
             if join(epoch: seen) {
-                // Joined: `job`, `count`, `chunk` stay valid until this worker leaves.
+                // Joined: `job` and the shares stay valid until this worker leaves.
                 // Passing the closure as an argument costs one retain/release of its context per call;
                 // calling through the pointer instead would retain per index.
-                claim(worker: w, count: count, chunk: chunk, job.unsafelyUnwrapped.pointee.body)
+                work(thread: w, job.unsafelyUnwrapped.pointee.body)
                 gate.pointee.wrappingSubtract(1, ordering: .releasing)
             }
         }
