@@ -12,8 +12,9 @@
 ///
 /// ## Threads
 /// - `ThreadPool(threads: Int = ThreadPool.defaultThreadCount)` — persistent workers; the caller
-///   participates. `pool.parallelFor(count) { index in … }` / `{ index, worker in … }` (static
-///   contiguous split; `worker < threadCount` for per-worker scratch). Nested calls run serially.
+///   participates. `pool.parallelFor(count) { index in … }` / `{ index, worker in … }` (contiguous
+///   shares with stealing, so which indices a worker runs is not fixed; `worker < threadCount` is
+///   unique among running bodies, for per-worker scratch). Nested calls run serially.
 ///
 /// ## ISA
 /// - `KernelISA.portable | .avx2 | .avx512`; `KernelISA.detected`, `.active`, `.supported`. The int8 kernels
