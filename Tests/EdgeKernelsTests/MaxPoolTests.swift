@@ -39,7 +39,9 @@ final class MaxPoolTests: XCTestCase {
         for isa in KernelISA.supported {
             var rng = TestRandom(seed: 17)
             for (ih, iw, kh, kw, sh, sw, pt, pl, oh, ow) in cases {
-                let planes = 3
+                // Planes 0–2 hold a NaN, +∞ and −∞ (the NaN-sticky pass), planes 3–4 only finite
+                // values (the plain-max pass).
+                let planes = 5
                 var x = rng.floats(planes * ih * iw)
                 if ih * iw > 20 { x[5] = .nan; x[ih * iw + 17] = .infinity; x[2 * ih * iw + 3] = -.infinity }
                 let want = reference(x, planes: planes, ih: ih, iw: iw, oh: oh, ow: ow, kh: kh, kw: kw, sh: sh, sw: sw, pt: pt, pl: pl)

@@ -11,8 +11,27 @@
 
 /// geometry = [ih, iw, oh, ow, kh, kw, sh, sw, padTop, padLeft], sw = 1 or 2; scratch: see
 /// `Kernels.maxPool2D`.
+///
+/// The plane first runs with a plain max, one vmaxps per tap (`b > a ? b : a`, exact for ordered
+/// values), and a running check s = fma(x, 0, s) over every input vector it loads: s turns NaN
+/// as soon as one input is NaN or ±∞ (0·∞ = NaN). Only such a plane runs again with the NaN-
+/// sticky max (4 instructions per tap: two compares, an or and a blend); −∞ in a plane (a pad
+/// or an empty window upstream) takes that path too, with the same result. SqueezeNet's
+/// 64 × 111² → 55² pool took 0.29 ms sticky against ORT's 0.07 ms.
 @inline(__always) func maxPool2DPlaneImpl(_ geometry: UnsafePointer<Int>, _ input: UnsafePointer<Float>,
                                           _ output: UnsafeMutablePointer<Float>, _ scratch: UnsafeMutablePointer<Float>) {
+    let check = maxPool2DPlanePass(geometry, input, output, scratch, sticky: false)
+    if check != check { _ = maxPool2DPlanePass(geometry, input, output, scratch, sticky: true) }
+}
+
+/// One pass over the plane; returns the input check (NaN if an input was NaN or ±∞; always 0
+/// for the sticky pass, which does not check).
+@inline(__always) func maxPool2DPlanePass(_ geometry: UnsafePointer<Int>, _ input: UnsafePointer<Float>,
+                                          _ output: UnsafeMutablePointer<Float>, _ scratch: UnsafeMutablePointer<Float>,
+                                          sticky: Bool) -> Float {
+    @inline(__always) func vmax(_ a: VecF, _ b: VecF) -> VecF { sticky ? poolMax(a, b) : a.replacing(with: b, where: b .> a) }
+    var check = VecF(repeating: 0), scalarCheck: Float = 0
+    let zero = VecF(repeating: 0)
     let ih = geometry[0], iw = geometry[1], oh = geometry[2], ow = geometry[3]
     let kh = geometry[4], kw = geometry[5], sh = geometry[6], sw = geometry[7], padTop = geometry[8], padLeft = geometry[9]
     let ninf = -Float.infinity, vninf = VecF(repeating: -.infinity)
@@ -34,16 +53,30 @@
         let first = input + r0 &* iw
         @inline(__always) func column16(_ x: Int) {
             var m = load16p(first + x)
+            if !sticky { check = vfma(m, zero, check) }
             var r = r0 &+ 1
-            while r < r1 { m = poolMax(m, load16p(input + (r &* iw &+ x))); r &+= 1 }
+            while r < r1 {
+                let v = load16p(input + (r &* iw &+ x))
+                if !sticky { check = vfma(v, zero, check) }
+                m = vmax(m, v)
+                r &+= 1
+            }
             dwStore16(m, body + x)
         }
         while x &+ 16 <= iw { column16(x); x &+= 16 }
         if x < iw && iw >= 16 { column16(iw &- 16); x = iw }
         while x < iw {
+            // Scalar columns (rows narrower than a vector): NaN-sticky in both passes, and
+            // checked too, since the horizontal max that follows is plain.
             var m = first[x]
+            if !sticky { scalarCheck += m * 0 }
             var r = r0 &+ 1
-            while r < r1 { m = poolMax(m, input[r &* iw &+ x]); r &+= 1 }
+            while r < r1 {
+                let v = input[r &* iw &+ x]
+                if !sticky { scalarCheck += v * 0 }
+                m = poolMax(m, v)
+                r &+= 1
+            }
             body[x] = m
             x &+= 1
         }
@@ -71,7 +104,7 @@
         }
         @inline(__always) func window16(_ x: Int) -> VecF {
             var m = vninf
-            for b in 0..<kw { m = poolMax(m, load16p(UnsafePointer(tap(b)) + x)) }
+            for b in 0..<kw { m = vmax(m, load16p(UnsafePointer(tap(b)) + x)) }
             return m
         }
         x = 0
@@ -84,6 +117,7 @@
             }
         }
     }
+    return check.sum() + scalarCheck
 }
 
 @inline(__always) func load16p(_ p: UnsafePointer<Float>) -> VecF { UnsafeRawPointer(p).loadUnaligned(as: VecF.self) }
