@@ -146,4 +146,23 @@ final class LayoutAndPoolThreadsTests: XCTestCase {
             }
         }
     }
+
+    /// GlobalAveragePool sums each plane in 16-lane accumulators: planes of 1, 15, 16, 31, 33,
+    /// 49 (7×7) and 169 (13×13) elements (tail only, one vector, two, vectors plus tail) against
+    /// a double-precision mean, at 1 and 2 threads.
+    func testGlobalAveragePoolMatchesMean() throws {
+        for (k, spatial) in [[1, 1], [3, 5], [4, 4], [31], [3, 11], [7, 7], [13, 13]].enumerated() {
+            let shape = [2, 19] + spatial
+            let x = randomTensor(shape, seed: UInt64(40 + k))
+            let size = spatial.reduce(1, *), values = x.scalars(as: Float.self)
+            let want = (0..<(2 * 19)).map { p in values[(p * size)..<((p + 1) * size)].reduce(0.0) { $0 + Double($1) } / Double(size) }
+            for threads in [1, 2] {
+                let y = try run(Node(opType: "GlobalAveragePool", inputs: ["x"], outputs: ["y"]), ["x": x], threads: threads)
+                XCTAssertEqual(y.shape, [2, 19] + spatial.map { _ in 1 })
+                for (i, v) in y.scalars(as: Float.self).enumerated() {
+                    XCTAssertEqual(Double(v), want[i], accuracy: 1e-6, "spatial \(spatial) plane \(i) threads \(threads)")
+                }
+            }
+        }
+    }
 }

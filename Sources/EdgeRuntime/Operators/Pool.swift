@@ -277,9 +277,7 @@ final class GlobalPoolKernel: TensorKernel {
                 let p = src + plane * size
                 switch kind {
                 case .average:
-                    var s: Float = 0
-                    for j in 0..<size { s += p[j] }
-                    dst[plane] = s / Float(size)
+                    dst[plane] = GlobalPoolKernel.sum(p, size) / Float(size)
                 case .max:
                     var m = -Float.infinity
                     var nan = false
@@ -293,6 +291,22 @@ final class GlobalPoolKernel: TensorKernel {
             }
         }
         return [input.dtype == .float ? out : try CastOperators.cast(out, to: input.dtype, c)]
+    }
+
+    /// Sum of `count` floats in two 16-lane accumulators, then the lanes and a scalar tail. A
+    /// serial `s += p[j]` is one dependent add per element (SqueezeNet's 1000 × 13² pool took
+    /// 0.06 ms against ORT's 0.02 ms); the order differs from the serial sum by rounding only.
+    @inline(__always) static func sum(_ p: UnsafePointer<Float>, _ count: Int) -> Float {
+        @inline(__always) func load(_ q: UnsafePointer<Float>) -> SIMD16<Float> {
+            UnsafeRawPointer(q).loadUnaligned(as: SIMD16<Float>.self)
+        }
+        var a0 = SIMD16<Float>(), a1 = SIMD16<Float>()
+        var j = 0
+        while j &+ 32 <= count { a0 += load(p + j); a1 += load(p + (j &+ 16)); j &+= 32 }
+        if j &+ 16 <= count { a0 += load(p + j); j &+= 16 }
+        var s = (a0 + a1).sum()
+        while j < count { s += p[j]; j &+= 1 }
+        return s
     }
 }
 
