@@ -35,15 +35,28 @@ public enum AVX512Kernels {
     /// an M that is not a multiple of 14 (ShuffleNet's 34- and 68-row group GEMMs, a 64-channel
     /// conv) writes C directly instead of through a scratch tile, a copy and a second epilogue
     /// pass. The A panel's rows past `rows` are packing zeros; their sums are never stored.
+    /// Only the first 4 or 8 rows are multiplied when `rows` fits: M = 64, 128, 256 or 16 leaves a
+    /// last panel of 8, 2, 4 or 2 rows, which the full tile computed as 14 (ResNet-50's 64- and
+    /// 128-channel layers spent 6 of every 70 rows' FMAs on padding, MobileNetV2's 16-channel
+    /// layer 12 of 28).
     public static func tileFusedRows(_ rows: Int, _ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
                                      _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ accumulate: Bool,
                                      _ rowBias: UnsafePointer<Float>?, _ code: Int, _ p0: Float, _ p1: Float) {
-        tileImpl(kc, a, b, c, ldc, accumulate, rowBias, code, p0, p1, rows: rows)
+        if rows <= 4 {
+            tileImpl(kc, a, b, c, ldc, accumulate, rowBias, code, p0, p1, rows: rows, computed: 4)
+        } else if rows <= 8 {
+            tileImpl(kc, a, b, c, ldc, accumulate, rowBias, code, p0, p1, rows: rows, computed: 8)
+        } else {
+            tileImpl(kc, a, b, c, ldc, accumulate, rowBias, code, p0, p1, rows: rows)
+        }
     }
 
     @inline(__always) static func tileImpl(_ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
                                            _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ accumulate: Bool,
-                                           _ rowBias: UnsafePointer<Float>?, _ code: Int, _ p0: Float, _ p1: Float, rows: Int) {
+                                           _ rowBias: UnsafePointer<Float>?, _ code: Int, _ p0: Float, _ p1: Float, rows: Int,
+                                           computed: Int = 14) {
+        // `computed` (a constant at every call, so the guards fold away): rows whose products are
+        // formed; rows past it stay 0 and are never stored (rows ≤ computed).
         var c0_0 = SIMD16<Float>(repeating: 0); var c0_1 = SIMD16<Float>(repeating: 0)
         var c1_0 = SIMD16<Float>(repeating: 0); var c1_1 = SIMD16<Float>(repeating: 0)
         var c2_0 = SIMD16<Float>(repeating: 0); var c2_1 = SIMD16<Float>(repeating: 0)
@@ -66,16 +79,16 @@ public enum AVX512Kernels {
             let a1 = SIMD16<Float>(repeating: pa[1]); c1_0 = c1_0.addingProduct(a1, b0); c1_1 = c1_1.addingProduct(a1, b1)
             let a2 = SIMD16<Float>(repeating: pa[2]); c2_0 = c2_0.addingProduct(a2, b0); c2_1 = c2_1.addingProduct(a2, b1)
             let a3 = SIMD16<Float>(repeating: pa[3]); c3_0 = c3_0.addingProduct(a3, b0); c3_1 = c3_1.addingProduct(a3, b1)
-            let a4 = SIMD16<Float>(repeating: pa[4]); c4_0 = c4_0.addingProduct(a4, b0); c4_1 = c4_1.addingProduct(a4, b1)
-            let a5 = SIMD16<Float>(repeating: pa[5]); c5_0 = c5_0.addingProduct(a5, b0); c5_1 = c5_1.addingProduct(a5, b1)
-            let a6 = SIMD16<Float>(repeating: pa[6]); c6_0 = c6_0.addingProduct(a6, b0); c6_1 = c6_1.addingProduct(a6, b1)
-            let a7 = SIMD16<Float>(repeating: pa[7]); c7_0 = c7_0.addingProduct(a7, b0); c7_1 = c7_1.addingProduct(a7, b1)
-            let a8 = SIMD16<Float>(repeating: pa[8]); c8_0 = c8_0.addingProduct(a8, b0); c8_1 = c8_1.addingProduct(a8, b1)
-            let a9 = SIMD16<Float>(repeating: pa[9]); c9_0 = c9_0.addingProduct(a9, b0); c9_1 = c9_1.addingProduct(a9, b1)
-            let a10 = SIMD16<Float>(repeating: pa[10]); c10_0 = c10_0.addingProduct(a10, b0); c10_1 = c10_1.addingProduct(a10, b1)
-            let a11 = SIMD16<Float>(repeating: pa[11]); c11_0 = c11_0.addingProduct(a11, b0); c11_1 = c11_1.addingProduct(a11, b1)
-            let a12 = SIMD16<Float>(repeating: pa[12]); c12_0 = c12_0.addingProduct(a12, b0); c12_1 = c12_1.addingProduct(a12, b1)
-            let a13 = SIMD16<Float>(repeating: pa[13]); c13_0 = c13_0.addingProduct(a13, b0); c13_1 = c13_1.addingProduct(a13, b1)
+            if computed > 4 { let a4 = SIMD16<Float>(repeating: pa[4]); c4_0 = c4_0.addingProduct(a4, b0); c4_1 = c4_1.addingProduct(a4, b1) }
+            if computed > 5 { let a5 = SIMD16<Float>(repeating: pa[5]); c5_0 = c5_0.addingProduct(a5, b0); c5_1 = c5_1.addingProduct(a5, b1) }
+            if computed > 6 { let a6 = SIMD16<Float>(repeating: pa[6]); c6_0 = c6_0.addingProduct(a6, b0); c6_1 = c6_1.addingProduct(a6, b1) }
+            if computed > 7 { let a7 = SIMD16<Float>(repeating: pa[7]); c7_0 = c7_0.addingProduct(a7, b0); c7_1 = c7_1.addingProduct(a7, b1) }
+            if computed > 8 { let a8 = SIMD16<Float>(repeating: pa[8]); c8_0 = c8_0.addingProduct(a8, b0); c8_1 = c8_1.addingProduct(a8, b1) }
+            if computed > 9 { let a9 = SIMD16<Float>(repeating: pa[9]); c9_0 = c9_0.addingProduct(a9, b0); c9_1 = c9_1.addingProduct(a9, b1) }
+            if computed > 10 { let a10 = SIMD16<Float>(repeating: pa[10]); c10_0 = c10_0.addingProduct(a10, b0); c10_1 = c10_1.addingProduct(a10, b1) }
+            if computed > 11 { let a11 = SIMD16<Float>(repeating: pa[11]); c11_0 = c11_0.addingProduct(a11, b0); c11_1 = c11_1.addingProduct(a11, b1) }
+            if computed > 12 { let a12 = SIMD16<Float>(repeating: pa[12]); c12_0 = c12_0.addingProduct(a12, b0); c12_1 = c12_1.addingProduct(a12, b1) }
+            if computed > 13 { let a13 = SIMD16<Float>(repeating: pa[13]); c13_0 = c13_0.addingProduct(a13, b0); c13_1 = c13_1.addingProduct(a13, b1) }
             pa += 14; pb += 32
         }
         @inline(__always) func fin(_ v: SIMD16<Float>, _ r: Int, _ off: Int) {

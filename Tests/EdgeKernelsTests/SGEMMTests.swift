@@ -108,6 +108,11 @@ final class SGEMMTests: XCTestCase {
                 check(isa: isa, transA: false, transB: false, m: 27, n: 70, k: 513, epilogue: .sigmoid, bias: 1, threads: threads)
                 check(isa: isa, transA: true, transB: false, m: 9, n: 64, k: 40, beta: 1, epilogue: .relu, threads: threads)
                 check(isa: isa, transA: false, transB: true, m: 17, n: 96, k: 7, bias: 2, threads: threads)
+                // Last panels of 8, 6 and 2 rows (AVX-512 multiplies only 8 or 4 rows for them).
+                check(isa: isa, transA: false, transB: false, m: 64, n: 96, k: 27, epilogue: .relu, bias: 1, threads: threads)
+                check(isa: isa, transA: false, transB: false, m: 20, n: 64, k: 300, beta: 0.5, epilogue: .clip(min: -0.2, max: 0.4),
+                      bias: 1, threads: threads)
+                check(isa: isa, transA: false, transB: false, m: 16, n: 160, k: 32, bias: 1, threads: threads)
             }
         }
     }
