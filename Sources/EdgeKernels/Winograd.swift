@@ -104,7 +104,7 @@ extension Kernels {
         // comes from L2 once per chunk and is reused from L1 (a panel per task would re-read V
         // once per panel: 37× for 512 → 512 at 7×7). One group of all α rows when it gives the
         // threads enough tasks (≥ 4 each), else smaller chunks, then more groups.
-        let mPanels = coutPad / mr
+        let mPanels = coutPad / mr, lastRows = cout - (mPanels - 1) * mr
         let target = threads > 1 ? 4 * threads : 1
         var groups = 1, chunk = 1
         for candidate in (alpha == 6 ? [1, 2, 3, 6] : [1, 2, 4]) {
@@ -171,7 +171,15 @@ extension Kernels {
                                         for ip in ip0..<ip1 {
                                             let ap = up + (ip - ip0) * kcb * mr
                                             let c = mx + ip * mr * npad + q * nr
-                                            if let half { half(kcb, ap, bp, c, npad, pc > 0) } else { ks.tile(kcb, ap, bp, c, npad, pc > 0) }
+                                            if let half {
+                                                half(kcb, ap, bp, c, npad, pc > 0)
+                                            } else if ip == mPanels - 1 && lastRows < mr, let rowsTile = ks.tileFusedRows {
+                                                // Only C_out's rows of the last panel (the output
+                                                // transform never reads M past C_out).
+                                                rowsTile(lastRows, kcb, ap, bp, c, npad, pc > 0, nil, 0, 0, 0)
+                                            } else {
+                                                ks.tile(kcb, ap, bp, c, npad, pc > 0)
+                                            }
                                         }
                                     }
                                 }

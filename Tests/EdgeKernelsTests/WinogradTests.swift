@@ -125,6 +125,17 @@ final class WinogradTests: XCTestCase {
         }
     }
 
+    /// Planes of ≥ 2 full NR panels of tiles with C_out = 64, 20, 16 and 26: the last MR panel's
+    /// full-width GEMM tiles write only its 8, 6, 2 or 12 rows (AVX-512 multiplies 8, 8, 4 or 14).
+    func testRaggedOutputChannelsOnFullPanels() {
+        for m in [2, 4] {
+            for (cin, cout) in [(20, 64), (33, 20), (17, 16), (40, 26)] {
+                check(ConvGeometry(inChannels: cin, outChannels: cout, inputSize: [30, 26], kernelSize: [3, 3],
+                                   padsBegin: [1, 1], padsEnd: [1, 1]), m: m, act: .relu, seed: UInt64(cin + cout))
+            }
+        }
+    }
+
     /// The conv holds its weights once, as the im2col packing (C_out rounded up to MR rows ×
     /// 9·C_in floats), whatever algorithm its views run: exactly the bytes `--no-winograd` holds.
     func testHeldBytesAreTheIm2colPacking() {
