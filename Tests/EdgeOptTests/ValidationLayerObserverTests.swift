@@ -11,7 +11,16 @@ import XCTest
 final class ValidationLayerObserverTests: XCTestCase {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
+    /// The two models run in lockstep (`LockstepComparison`); whatever the budget for layer copies
+    /// (0: the side that is ahead waits at every layer; the default: it rarely waits), the report
+    /// must be the same, and equal to the capture's figures.
     func testLayerMetricsMatchGraphOutputCapture() throws {
+        for budget in [0, 4096, LockstepComparison.defaultBudgetBytes] {
+            try checkLayerMetrics(budget: budget)
+        }
+    }
+
+    func checkLayerMetrics(budget: Int) throws {
         let float = try ONNXReader.read(path: Self.root.appendingPathComponent("models/digits_cnn.onnx").path)
         let calib = try CalibrationDataSet.load(path: Self.root.appendingPathComponent("models/digits_calib.npz").path, model: float, batchSize: 64)
         var options = StaticQuantizationOptions()
@@ -20,6 +29,7 @@ final class ValidationLayerObserverTests: XCTestCase {
         let eval = try CalibrationDataSet.load(path: Self.root.appendingPathComponent("models/digits_eval.npz").path, model: float, batchSize: 100)
         var validateOptions = ModelValidator.Options()
         validateOptions.threads = 2
+        validateOptions.layerBudgetBytes = budget
         let report = try ModelValidator.validate(reference: float, candidate: quantized, data: eval,
                                                  names: ("float", "int8"), options: validateOptions)
         XCTAssertGreaterThanOrEqual(report.layers.count, 4)

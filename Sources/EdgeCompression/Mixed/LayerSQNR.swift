@@ -6,43 +6,58 @@ import Foundation
 /// 10·log10(Σr² / Σ(r−q)²) over the data set, in dB (+∞ when identical).
 ///
 /// Both models run observing the tensors (the Q/DQ insertion keeps every quantized tensor's name,
-/// so the names match): the float run copies its float tensors out, and the quantized run compares
-/// each of its tensors with that copy inside the observer and drops the copy. Memory: one batch's
-/// float copies of the tensors plus the engines' arenas (graph-output capture held both models'
-/// tensors and sized each arena to keep them all alive). The value is the error accumulated up to
-/// that tensor, the same attribution as `edgeopt validate`'s per-layer table.
+/// so the names match), in lockstep (`LockstepComparison`): whichever run produces a tensor first
+/// copies it out, the other compares its own tensor with that copy inside its observer and drops
+/// the copy. Memory: at most about `budgetBytes` of copies plus the engines' arenas, whatever the
+/// batch size (the float run used to copy one batch of every tensor before the quantized run).
+/// The value is the error accumulated up to that tensor, the same attribution as
+/// `edgeopt validate`'s per-layer table.
 enum LayerSQNR {
-    static func measure(float: Model, quantized: Model, tensors: [String], data: CalibrationDataSet, options: SessionOptions) throws -> [String: Double] {
+    static func measure(float: Model, quantized: Model, tensors: [String], data: CalibrationDataSet, options: SessionOptions,
+                        budgetBytes: Int = LockstepComparison.defaultBudgetBytes) throws -> [String: Double] {
         var observing = options
         observing.observedTensors = Set(tensors)
         let floatSession = try Session(model: float, options: observing)
         let quantSession = try Session(model: quantized, options: observing)
-        var signal = [String: Double](), noise = [String: Double]()
+        let sums = Sums()
+        let lockstep = LockstepComparison(budgetBytes: budgetBytes)
         for feed in data.batches() {
-            var reference: [String: (shape: [Int], values: [Float])] = [:]
-            _ = try floatSession.run(feed) { name, a in
-                if a.dtype == .float { reference[name] = (a.shape, a.scalars()) }
-            }
-            _ = try quantSession.run(feed) { name, b in
-                guard let a = reference.removeValue(forKey: name), b.dtype == .float, a.shape == b.shape else { return }
-                let x = a.values
+            _ = try lockstep.run(reference: floatSession, candidate: quantSession, feed: feed) { name, a, b in
+                guard a.dtype == .float, b.dtype == .float, a.shape == b.shape else { return }
+                // Σ r² and Σ (r − q)² of this batch, in element order, then added to the totals
+                // (per batch, in batch order: a tensor is compared once per batch).
                 var s = 0.0, n = 0.0
-                b.withUnsafeBytes { raw in
-                    let y = raw.bindMemory(to: Float.self)
-                    for i in x.indices {
-                        let e = Double(x[i]) - Double(y[i])
-                        s += Double(x[i]) * Double(x[i]); n += e * e
+                a.withUnsafeBytes { ra in
+                    b.withUnsafeBytes { rb in
+                        let x = ra.bindMemory(to: Float.self), y = rb.bindMemory(to: Float.self)
+                        for i in x.indices {
+                            let e = Double(x[i]) - Double(y[i])
+                            s += Double(x[i]) * Double(x[i]); n += e * e
+                        }
                     }
                 }
-                signal[name, default: 0] += s
-                noise[name, default: 0] += n
+                sums.add(name, s, n)
             }
         }
+        let (signal, noise) = (sums.signal, sums.noise)
         var result: [String: Double] = [:]
         for name in tensors {
             guard let s = signal[name], let n = noise[name] else { continue }
             result[name] = n == 0 ? .infinity : 10 * log10(max(s, .leastNonzeroMagnitude) / n)
         }
         return result
+    }
+
+    /// Totals shared by the two lockstep runs' threads.
+    final class Sums: @unchecked Sendable {
+        // @unchecked: the dictionaries are read and written only with `lock` held (or after the runs ended).
+        private let lock = NSLock()
+        var signal = [String: Double](), noise = [String: Double]()
+        func add(_ name: String, _ s: Double, _ n: Double) {
+            lock.withLock {
+                signal[name, default: 0] += s
+                noise[name, default: 0] += n
+            }
+        }
     }
 }
