@@ -27,13 +27,22 @@ public enum ModelValidator {
 
         mutating func add(_ r: Tensor, _ c: Tensor, labels: [Int64]?) {
             guard r.dtype == .float, c.dtype == .float, r.shape == c.shape else { comparable = false; return }
-            let a: [Float] = r.scalars(), b: [Float] = c.scalars()
+            // Read in place: copying both tensors out ([Float]) would add two layer tensors to the
+            // peak (294 MiB at EfficientNet-B0's largest layer at batch 32).
+            r.withUnsafeBytes { ra in
+                c.withUnsafeBytes { ca in
+                    add(ra.bindMemory(to: Float.self), ca.bindMemory(to: Float.self), width: r.shape.last, labels: labels)
+                }
+            }
+        }
+
+        mutating func add(_ a: UnsafeBufferPointer<Float>, _ b: UnsafeBufferPointer<Float>, width: Int?, labels: [Int64]?) {
             for i in a.indices {
                 let x = Double(a[i]), y = Double(b[i]), e = x - y
                 rr += x * x; cc += y * y; rc += x * y; ee += e * e
                 maxAbs = Swift.max(maxAbs, abs(e))
             }
-            guard let width = r.shape.last, width > 0 else { return }
+            guard let width, width > 0 else { return }
             let n = a.count / width
             for row in 0..<n {
                 let ra = argmax(a, row * width, width), ca = argmax(b, row * width, width)
@@ -46,7 +55,7 @@ public enum ModelValidator {
             }
         }
 
-        func argmax(_ v: [Float], _ start: Int, _ count: Int) -> Int {
+        func argmax(_ v: UnsafeBufferPointer<Float>, _ start: Int, _ count: Int) -> Int {
             var best = 0
             for k in 1..<Swift.max(count, 1) where v[start + k] > v[start + best] { best = k }
             return best
