@@ -134,4 +134,49 @@ final class LockstepComparisonTests: XCTestCase {
         _ = try lockstep.run(reference: reference, candidate: candidate, feed: feed) { _, _, _ in count.lock.withLock { count.n += 1 } }
         XCTAssertEqual(count.n, tensors.count)
     }
+
+    /// Two graphs that produce the observed names in opposite orders (x → Relu a, Neg b, Abs c,
+    /// listed a, b, c in one and c, b, a in the other): with a zero budget both runs want to copy
+    /// at once; one must go on over the budget instead of both waiting. Every pair is still
+    /// compared once, with the right orientation.
+    func testOppositeOrdersDoNotDeadlock() throws {
+        func model(_ order: [Int]) -> Model {
+            let ops = [("Relu", "a"), ("Neg", "b"), ("Abs", "c")]
+            var nodes = order.map { Node(opType: ops[$0].0, inputs: ["x"], outputs: [ops[$0].1]) }
+            nodes.append(Node(opType: "Sum", inputs: ["a", "b", "c"], outputs: ["y"]))
+            let graph = Graph(name: "g", inputs: [ValueInfo(name: "x", tensor: TensorType(.float, fixed: [4, 1000]))],
+                              outputs: [ValueInfo(name: "y", type: nil)], nodes: nodes)
+            return Model(opsetImports: [OpsetImport(domain: "", version: 17)], graph: graph)
+        }
+        var options = SessionOptions(threads: 2)
+        options.observedTensors = ["a", "b", "c"]
+        let forward = try Session(model: model([0, 1, 2]), options: options)
+        let backward = try Session(model: model([2, 1, 0]), options: options)
+        final class Seen: @unchecked Sendable {
+            // @unchecked: guarded by `lock`.
+            let lock = NSLock()
+            var pairs: [String: Int] = [:]
+        }
+        let x = Tensor(shape: [4, 1000], scalars: (0..<4000).map { Float($0 % 37) - 18 })
+        func order(_ s: Session) throws -> [String] {
+            var names: [String] = []
+            _ = try s.run(["x": x]) { name, _ in names.append(name) }
+            return names
+        }
+        XCTAssertEqual(try order(forward), ["a", "b", "c"])
+        XCTAssertEqual(try order(backward), ["c", "b", "a"])
+        for (reference, candidate) in [(forward, backward), (backward, forward)] {
+            for _ in 0..<20 {
+                let seen = Seen()
+                let lockstep = LockstepComparison(budgetBytes: 0)
+                let (r, c) = try lockstep.run(reference: reference, candidate: candidate, feed: ["x": x]) { name, a, b in
+                    let equal = (a.scalars() as [Float]) == (b.scalars() as [Float])
+                    seen.lock.withLock { seen.pairs[name, default: 0] += equal ? 1 : 100 }
+                }
+                XCTAssertEqual(seen.pairs, ["a": 1, "b": 1, "c": 1])
+                XCTAssertEqual(r["y"].map { $0.scalars() as [Float] }, c["y"].map { $0.scalars() as [Float] })
+                XCTAssertLessThanOrEqual(lockstep.peakHeldBytes, 3 * 16000)
+            }
+        }
+    }
 }
