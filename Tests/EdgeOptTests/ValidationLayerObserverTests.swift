@@ -61,4 +61,22 @@ final class ValidationLayerObserverTests: XCTestCase {
             XCTAssertGreaterThan(s.ee, 0, "int8 differs from float at \(layer.tensor)")
         }
     }
+
+    /// Observing layers keeps the candidate's Q/DQ pairs from integer lowering; the output figures
+    /// must still be those of the integer arithmetic, i.e. equal to a run without layers.
+    func testOutputMetricsWithLayersAreTheIntegerModels() throws {
+        let float = try ONNXReader.read(path: Self.root.appendingPathComponent("models/digits_cnn.onnx").path)
+        let calib = try CalibrationDataSet.load(path: Self.root.appendingPathComponent("models/digits_calib.npz").path, model: float, batchSize: 64)
+        let quantized = try StaticQuantizer.quantize(float, data: calib, options: StaticQuantizationOptions()).model
+        let eval = try CalibrationDataSet.load(path: Self.root.appendingPathComponent("models/digits_eval.npz").path, model: float, batchSize: 100)
+        let withLayers = ModelValidator.Options()
+        var withoutLayers = ModelValidator.Options()
+        withoutLayers.layers = false
+        let a = try ModelValidator.validate(reference: float, candidate: quantized, data: eval, names: ("f", "q"), options: withLayers)
+        let b = try ModelValidator.validate(reference: float, candidate: quantized, data: eval, names: ("f", "q"), options: withoutLayers)
+        XCTAssertFalse(a.layers.isEmpty)
+        XCTAssertEqual(a.outputs.map(\.sqnrDB), b.outputs.map(\.sqnrDB))
+        XCTAssertEqual(a.outputs.map(\.maxAbsError), b.outputs.map(\.maxAbsError))
+        XCTAssertEqual(a.outputs.map(\.top1Agreement), b.outputs.map(\.top1Agreement))
+    }
 }

@@ -108,16 +108,24 @@ public enum ModelValidator {
         sessionOptions.observedTensors = Set(layers)
         let refSession = try Session(model: reference, options: sessionOptions)
         let candSession = try Session(model: candidate, options: sessionOptions)
+        // An observed value is kept from the engine's QDQ lowering, so an observing session runs a
+        // quantized candidate's Q/DQ pairs in float and its outputs can differ from the integer
+        // arithmetic by a quantization step. The output figures must be what the deployed model
+        // computes: a QDQ candidate's outputs come from a second, unobserved session.
+        let quantizedOps: Set<String> = ["QuantizeLinear", "DequantizeLinear"]
+        let candOutputSession = !layers.isEmpty && candidate.graph.nodes.contains(where: { $0.isStandardDomain && quantizedOps.contains($0.opType) })
+            ? try Session(model: candidate, options: options.threads.map { SessionOptions(threads: $0) } ?? SessionOptions()) : nil
         var outputs = [String: Accumulator]()
         let layerStats = LayerStats()
         let lockstep = LockstepComparison(budgetBytes: options.layerBudgetBytes)
         for (k, feed) in data.batches().enumerated() {
-            let (r, c) = try lockstep.run(reference: refSession, candidate: candSession, feed: feed) { name, a, b in
+            let (r, observedOutputs) = try lockstep.run(reference: refSession, candidate: candSession, feed: feed) { name, a, b in
                 // Two layers may be compared at once (one on each run's thread), one layer never.
                 var s = layerStats.take(name)
                 s.add(a, b, labels: nil)
                 layerStats.put(name, s)
             }
+            let c = try candOutputSession?.run(feed) ?? observedOutputs
             let batchLabels = labels.map { data.slice(extra: $0, batch: k).int64Values() ?? [] }
             for name in shared {
                 guard let a = r[name], let b = c[name] else { continue }
