@@ -169,6 +169,54 @@ final class IntegerConv: @unchecked Sendable {
     /// shifted domain (the input padded with its zero point).
     /// `w` is nil once `bake` packed the constant weights.
     func run(x: Tensor, w: Tensor?, xZero: Int32, wZero: [Int32], constant: Bool, _ c: ExecutionContext) throws -> Tensor {
+        let (packed, outShape) = try prepare(x: x, w: w, wZero: wZero, constant: constant, c)
+        let out = try c.allocate(.int32, outShape)
+        if out.elementCount > 0 {
+            Kernels.convInt8(packed, batch: x.shape[0], input: x.rawPointer, inputSigned: x.dtype == .int8,
+                             inputZeroPoint: xZero, output: out.mutablePointer(Int32.self), pool: c.kernelPool)
+        }
+        return out
+    }
+
+    /// `run` followed by `rq` (with `bias` per output channel) into an 8-bit tensor of `outputType`.
+    /// Where the packed weights' kernel requantizes in place (the integer depthwise kernel), no
+    /// int32 tensor is allocated.
+    func runRequantized(x: Tensor, w: Tensor?, xZero: Int32, wZero: [Int32], constant: Bool, rq: Requantizer,
+                        bias: [Int32]?, outputType: DType, _ c: ExecutionContext) throws -> Tensor {
+        let (packed, outShape) = try prepare(x: x, w: w, wZero: wZero, constant: constant, c)
+        let cOut = outShape[1], plane = Shapes.product(outShape[2...])
+        if packed.isIntegerDepthwise, rq.layout != .perColumn, !rq.multipliers.contains(where: \.isNaN),
+           rq.multipliers.count == 1 || rq.multipliers.count == cOut, bias == nil || bias!.count == cOut {
+            let out = try c.allocate(outputType, outShape)
+            if out.elementCount == 0 { return out }
+            let done = rq.multipliers.withUnsafeBufferPointer { mp in
+                (bias ?? []).withUnsafeBufferPointer { bp in
+                    let spec = Int8Requantization(multiplier: mp.count == 1 ? .scalar(mp[0]) : .perRow(mp.baseAddress!),
+                                                  bias: bias == nil ? nil : bp.baseAddress, zeroPoint: rq.zeroPoint,
+                                                  outputSigned: rq.signed, lo: rq.lo, hi: rq.hi)
+                    return Kernels.convInt8Requantized(packed, batch: x.shape[0], input: x.rawPointer, inputSigned: x.dtype == .int8,
+                                                       inputZeroPoint: xZero, requantization: spec, output: out.mutableRawPointer,
+                                                       pool: c.kernelPool)
+                }
+            }
+            if done { return out }
+        }
+        let acc = try c.allocate(.int32, outShape)
+        if acc.elementCount > 0 {
+            Kernels.convInt8(packed, batch: x.shape[0], input: x.rawPointer, inputSigned: x.dtype == .int8,
+                             inputZeroPoint: xZero, output: acc.mutablePointer(Int32.self), pool: c.kernelPool)
+        }
+        let out = try c.allocate(outputType, outShape)
+        if out.elementCount > 0 {
+            rq.apply(acc.pointer(Int32.self), batches: outShape[0], rows: cOut, cols: plane,
+                     bias: bias, biasPerColumn: false, into: out.mutableRawPointer, pool: c.kernelPool)
+        }
+        return out
+    }
+
+    /// Validates the shapes and returns the packed weights for this input size and the output shape.
+    private func prepare(x: Tensor, w: Tensor?, wZero: [Int32], constant: Bool,
+                         _ c: ExecutionContext) throws -> (Int8ConvWeights, [Int]) {
         guard let wShape = w?.shape ?? bakedShape, let wType = w?.dtype ?? bakedType else {
             throw EdgeError.badInput("\(c.nodeDescription): the weights input is missing")
         }
@@ -208,13 +256,7 @@ final class IntegerConv: @unchecked Sendable {
             guard let w else { throw EdgeError.badInput("\(c.nodeDescription): the weights input is missing") }
             packed = Int8ConvWeights(weights: w.rawPointer, signed: wType == .int8, zeroPoints: wZero, geometry: geometry)
         }
-        let batch = x.shape[0]
-        let out = try c.allocate(.int32, [batch, cOut] + r.output)
-        if out.elementCount > 0 {
-            Kernels.convInt8(packed, batch: batch, input: x.rawPointer, inputSigned: x.dtype == .int8,
-                             inputZeroPoint: xZero, output: out.mutablePointer(Int32.self), pool: c.kernelPool)
-        }
-        return out
+        return (packed, [x.shape[0], cOut] + r.output)
     }
 }
 
@@ -233,9 +275,8 @@ struct Requantizer {
     /// Applies to `rows` × `cols` blocks (row = output channel / matrix row); `bias` per row
     /// (conv, layout perRow) or per column (matmul).
     func apply(_ acc: UnsafePointer<Int32>, batches: Int, rows: Int, cols: Int, bias: [Int32]?, biasPerColumn: Bool,
-               into dst: UnsafeMutableRawPointer) {
-        let fullRange = signed ? (lo == -128 && hi == 127) : (lo == 0 && hi == 255)
-        if fullRange && layout != .perColumn && !biasPerColumn {
+               into dst: UnsafeMutableRawPointer, pool: ThreadPool? = nil) {
+        if layout != .perColumn && !biasPerColumn {
             multipliers.withUnsafeBufferPointer { mp in
                 let bias = bias
                 for b in 0..<batches {
@@ -244,11 +285,11 @@ struct Requantizer {
                     if let bias {
                         bias.withUnsafeBufferPointer { bp in
                             Kernels.requantize(acc + off, rows: rows, cols: cols, bias: bp.baseAddress!, multiplier: mult,
-                                               zeroPoint: zeroPoint, outputSigned: signed, dst: dst + off)
+                                               zeroPoint: zeroPoint, outputSigned: signed, lo: lo, hi: hi, dst: dst + off, pool: pool)
                         }
                     } else {
                         Kernels.requantize(acc + off, rows: rows, cols: cols, multiplier: mult,
-                                           zeroPoint: zeroPoint, outputSigned: signed, dst: dst + off)
+                                           zeroPoint: zeroPoint, outputSigned: signed, lo: lo, hi: hi, dst: dst + off, pool: pool)
                     }
                 }
             }

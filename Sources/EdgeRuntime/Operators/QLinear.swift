@@ -117,7 +117,7 @@ final class QLinearMatMulKernel: TensorKernel, BakesConstants {
         let out = try c.allocate(outputType, shape.outputShape)
         if out.elementCount > 0 {
             rq.apply(acc.pointer(Int32.self), batches: shape.batchCount, rows: shape.m, cols: shape.n,
-                     bias: bias, biasPerColumn: true, into: out.mutableRawPointer)
+                     bias: bias, biasPerColumn: true, into: out.mutableRawPointer, pool: c.kernelPool)
         }
         return [out]
     }
@@ -177,14 +177,8 @@ final class QLinearConvKernel: TensorKernel, BakesConstants {
             }
             bias = t.scalars(as: Int32.self)
         }
-        let acc = try conv.run(x: x, w: w ?? conv.constantWeights, xZero: zx[0], wZero: zw, constant: constant, c)
-        let out = try c.allocate(outputType, acc.shape)
-        if out.elementCount > 0 {
-            let plane = Shapes.product(acc.shape[2...])
-            rq.apply(acc.pointer(Int32.self), batches: acc.shape[0], rows: cOut, cols: plane,
-                     bias: bias, biasPerColumn: false, into: out.mutableRawPointer)
-        }
-        return [out]
+        return [try conv.runRequantized(x: x, w: w ?? conv.constantWeights, xZero: zx[0], wZero: zw, constant: constant,
+                                        rq: rq, bias: bias, outputType: outputType, c)]
     }
 }
 
