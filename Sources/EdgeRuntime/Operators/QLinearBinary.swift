@@ -1,4 +1,5 @@
 import EdgeIR
+import EdgeKernels
 
 /// com.microsoft QLinearAdd and QLinearMul (ONNX Runtime's contrib operators, what its QDQ fusion
 /// makes of DQ(A), DQ(B) → Add | Mul → Q):
@@ -76,6 +77,26 @@ final class QLinearBinaryKernel: TensorKernel {
         guard out.elementCount > 0 else { return [out] }
         let (qmin, qmax) = QLinearBinaryOperators.range(a.dtype)
         let signed = a.dtype == .int8
+        // Same-shape operands or a scalar B (and, for the commutative Mul, a scalar A): the
+        // vectorised, threaded kernels with the same arithmetic (EdgeKernels/QuantizeKernels.swift).
+        let count = plan.outputCount
+        if a.elementCount == count && (b.elementCount == count || b.elementCount == 1) {
+            if isMul {
+                Kernels.qlinearMul(a.rawPointer, b.rawPointer, bIsScalar: b.elementCount == 1 && count > 1, signed: signed, count: count,
+                                   za: za, zb: zb, ratio: sa * sb / sc, zc: zc, dst: out.mutableRawPointer, pool: c.kernelPool)
+            } else {
+                let ra = sa / sc, rb = sb / sc
+                let fixed = Float(zc) - (rb * Float(zb)).addingProduct(ra, Float(za))
+                Kernels.qlinearAdd(a.rawPointer, b.rawPointer, bIsScalar: b.elementCount == 1 && count > 1, signed: signed, count: count,
+                                   ra: ra, rb: rb, fixed: fixed, zc: zc, dst: out.mutableRawPointer, pool: c.kernelPool)
+            }
+            return [out]
+        }
+        if isMul && a.elementCount == 1 && b.elementCount == count {
+            Kernels.qlinearMul(b.rawPointer, a.rawPointer, bIsScalar: true, signed: signed, count: count,
+                               za: zb, zb: za, ratio: sa * sb / sc, zc: zc, dst: out.mutableRawPointer, pool: c.kernelPool)
+            return [out]
+        }
         let av = QLinearBinaryOperators.widened(a), bv = QLinearBinaryOperators.widened(b)
         var result = [Int32](repeating: 0, count: plan.outputCount)
         av.withUnsafeBufferPointer { pa in

@@ -1,4 +1,5 @@
 import EdgeIR
+import EdgeKernels
 
 /// QuantizeLinear, DequantizeLinear (opset 10 onward: per tensor; per axis from 13; blocked,
 /// `output_dtype` from 21; `precision` from 23) and DynamicQuantizeLinear.
@@ -74,8 +75,11 @@ final class QuantizeLinearKernel: TensorKernel {
         }
 
         // The quotient, rounded to the type the reference divides in.
-        let xv = x.dtype == .float ? x.scalars(as: Float.self) : x.floatArray()
         let sv = scale.floatArray()
+        let fast = (target == .uint8 || target == .int8) && x.dtype == .float && scale.dtype == .float && precision == nil
+            && QuantTypes.integerRange(target) != nil
+        // The fast path below reads x in place; the others take a copy as floats.
+        let xv = fast && layout.kind != .blocked ? [] : x.dtype == .float ? x.scalars(as: Float.self) : x.floatArray()
         let divide = QuantizeLinearKernel.divider(x: x.dtype, scale: scale.dtype, precision: precision)
         let n = x.elementCount
 
@@ -83,8 +87,23 @@ final class QuantizeLinearKernel: TensorKernel {
             let zp = try zeroPoint.map { try QuantTypes.int32Values($0, c.nodeDescription) } ?? [0]
             let lo = Double(range.lo), hi = Double(range.hi)
             let zpAt: (Int) -> Double = zp.count == 1 ? { _ in Double(zp[0]) } : { Double(zp[$0]) }
+            if fast && layout.kind != .blocked {
+                // Hot path for QDQ graphs: float32 → 8-bit per tensor or per axis, x viewed as
+                // (outer·dim) rows of `inner` elements (EdgeKernels/QuantizeKernels.swift).
+                let out = try c.allocate(target, x.shape)
+                if n == 0 { return [out] }
+                let zp32 = zp.count == 1 ? [Int32](repeating: zp[0], count: sv.count) : zp
+                sv.withUnsafeBufferPointer { sp in
+                    zp32.withUnsafeBufferPointer { zpp in
+                        Kernels.quantizeLinear(x.pointer(Float.self), rows: layout.outer * layout.dim, cols: layout.inner,
+                                               scales: sp.baseAddress!, zeroPoints: zpp.baseAddress!, params: layout.dim,
+                                               signed: target == .int8, dst: out.mutableRawPointer, pool: c.kernelPool)
+                    }
+                }
+                return [out]
+            }
             if target == .uint8 || target == .int8, x.dtype == .float, scale.dtype == .float, precision == nil {
-                // Hot path for QDQ graphs: float32 → 8-bit.
+                // Blocked float32 → 8-bit.
                 let out = try c.allocate(target, x.shape)
                 let raw = out.mutableRawPointer
                 let signed = target == .int8
@@ -182,8 +201,25 @@ final class DequantizeLinearKernel: TensorKernel {
             }
             let zp = try zeroPoint.map { try QuantTypes.int32Values($0, c.nodeDescription) } ?? [0]
             let single = zp.count == 1
+            if (x.dtype == .uint8 || x.dtype == .int8) && target == .float && layout.kind != .blocked && scale.dtype == .float {
+                // Hot path: 8-bit → float32 per tensor or per axis, into the output directly
+                // (EdgeKernels/QuantizeKernels.swift; the float32 product equals the Double one
+                // rounded once).
+                let out = try c.allocate(.float, x.shape)
+                if n == 0 { return [out] }
+                let scales = scale.scalars(as: Float.self)
+                let zp32 = single ? [Int32](repeating: zp[0], count: scales.count) : zp
+                scales.withUnsafeBufferPointer { sp in
+                    zp32.withUnsafeBufferPointer { zpp in
+                        Kernels.dequantizeLinear(x.rawPointer, signed: x.dtype == .int8, rows: layout.outer * layout.dim, cols: layout.inner,
+                                                 scales: sp.baseAddress!, zeroPoints: zpp.baseAddress!, params: layout.dim,
+                                                 dst: out.mutablePointer(Float.self), pool: c.kernelPool)
+                    }
+                }
+                return [out]
+            }
             if x.dtype == .uint8 || x.dtype == .int8 {
-                // Hot path: 8-bit input, read in place.
+                // 8-bit input, read in place.
                 let raw = x.rawPointer
                 let signed = x.dtype == .int8
                 layout.forEach { e, p in
