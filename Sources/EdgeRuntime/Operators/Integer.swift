@@ -8,28 +8,8 @@ import EdgeKernels
 /// channel, its input is padded with the input zero point (a zero in the shifted domain).
 enum IntegerOperators {
     static let operators: [OperatorSpec] = [
-        OperatorSpec("MatMulInteger", versions: 10...OperatorRegistry.latestOpset) { b in
-            let packed = try IntegerOperators.packConstantB(b, weightIndex: 1, zeroPointIndex: 3)
-            return ClosureKernel { i, c in
-                let a = try i.required(0, c), bm = try i.required(1, c)
-                let rows = a.rank >= 2 ? a.shape[a.rank - 2] : 1
-                let cols = bm.shape.last ?? 1
-                let za = try IntegerOps.zeroPoints(i.optional(2), expected: a.dtype, count: rows, role: "A", c)
-                let zb = try IntegerOps.zeroPoints(i.optional(3), expected: bm.dtype, count: cols, role: "B", c)
-                return [try IntegerOps.matmul(a, bm, aZero: za, bZero: zb, packedB: packed, c).0]
-            }
-        },
-        OperatorSpec("ConvInteger", versions: 10...OperatorRegistry.latestOpset) { b in
-            let conv = IntegerConv(b, weightIndex: 1)
-            let constant = conv.constantWeights != nil && (!b.hasInput(3) || b.constantInput(3) != nil)
-            return ClosureKernel { i, c in
-                let x = try i.required(0, c), w = try i.required(1, c)
-                let zx = try IntegerOps.zeroPoints(i.optional(2), expected: x.dtype, count: 1, role: "input", c)
-                let cOut = w.shape.first ?? 1
-                let zw = try IntegerOps.zeroPoints(i.optional(3), expected: w.dtype, count: cOut, role: "weight", c)
-                return [try conv.run(x: x, w: w, xZero: zx[0], wZero: zw, constant: constant, c)]
-            }
-        },
+        OperatorSpec("MatMulInteger", versions: 10...OperatorRegistry.latestOpset) { b in try MatMulIntegerKernel(b) },
+        OperatorSpec("ConvInteger", versions: 10...OperatorRegistry.latestOpset) { b in ConvIntegerKernel(b) },
     ]
 
     /// Packs a constant 2-D 8-bit B (with its constant zero point) once at compile time.
@@ -43,5 +23,70 @@ enum IntegerOperators {
         }
         return PackedInt8Matrix(packing: w.rawPointer, signed: w.dtype == .int8, k: w.shape[0], n: w.shape[1],
                                 ldb: w.shape[1], zeroPoints: zp)
+    }
+}
+
+/// MatMulInteger. A constant 2-D B with a constant zero point is packed at compile time and the
+/// session drops the original (`bakedInputs` [1]): the packed form is all the kernel reads.
+final class MatMulIntegerKernel: TensorKernel, BakesConstants {
+    let packedB: PackedInt8Matrix?
+    /// Shape and type of the packed B.
+    let bShape: [Int], bType: DType
+    var bakedInputs: [Int] { packedB != nil ? [1] : [] }
+    var bakedBytes: Int { packedB?.byteCount ?? 0 }
+    func bake(_ options: SessionOptions) {}
+
+    init(_ b: KernelBuildContext) throws {
+        packedB = try IntegerOperators.packConstantB(b, weightIndex: 1, zeroPointIndex: 3)
+        bShape = b.constantInput(1)?.shape ?? []
+        bType = b.constantInput(1)?.dtype ?? .uint8
+    }
+
+    func compute(_ i: [Tensor?], _ c: ExecutionContext) throws -> [Tensor] {
+        let a = try i.required(0, c)
+        let bm: Tensor? = packedB != nil ? nil : try i.required(1, c)
+        let shape = bm?.shape ?? bShape, type = bm?.dtype ?? bType
+        let rows = a.rank >= 2 ? a.shape[a.rank - 2] : 1
+        let cols = shape.last ?? 1
+        let za = try IntegerOps.zeroPoints(i.optional(2), expected: a.dtype, count: rows, role: "A", c)
+        let zb = try IntegerOps.zeroPoints(i.optional(3), expected: type, count: cols, role: "B", c)
+        return [try IntegerOps.matmul(a, bm, bShape: shape, bType: type, aZero: za, bZero: zb, packedB: packedB, c).0]
+    }
+}
+
+/// ConvInteger. Constant weights with a constant, valid zero point are packed by `bake` and the
+/// original dropped (`bakedInputs` [1]), as QLinearConv does.
+final class ConvIntegerKernel: TensorKernel, BakesConstants {
+    let conv: IntegerConv
+    let constant: Bool
+    let bakeZeroPoints: [Int32]?
+    var bakedInputs: [Int] { bakeZeroPoints != nil ? [1] : [] }
+    var bakedBytes: Int { conv.packedBytes }
+    func bake(_ options: SessionOptions) { if let z = bakeZeroPoints { conv.bake(wZero: z) } }
+
+    init(_ b: KernelBuildContext) {
+        conv = IntegerConv(b, weightIndex: 1)
+        constant = conv.constantWeights != nil && (!b.hasInput(3) || b.constantInput(3) != nil)
+        var zero: [Int32]? = nil
+        if constant, let w = conv.constantWeights {
+            if let z = b.constantInput(3) {
+                if z.dtype == w.dtype { zero = try? QuantTypes.int32Values(z, b.nodeDescription) }
+            } else {
+                zero = [0]
+            }
+        }
+        bakeZeroPoints = conv.canBake(wZero: zero) ? zero : nil
+    }
+
+    func compute(_ i: [Tensor?], _ c: ExecutionContext) throws -> [Tensor] {
+        let x = try i.required(0, c)
+        let w: Tensor? = bakeZeroPoints != nil ? nil : try i.required(1, c)
+        guard let wShape = w?.shape ?? conv.bakedShape ?? conv.constantWeights?.shape,
+              let wType = w?.dtype ?? conv.bakedType ?? conv.constantWeights?.dtype else {
+            throw EdgeError.badInput("\(c.nodeDescription): the weights input is missing")
+        }
+        let zx = try IntegerOps.zeroPoints(i.optional(2), expected: x.dtype, count: 1, role: "input", c)
+        let zw = try IntegerOps.zeroPoints(i.optional(3), expected: wType, count: wShape.first ?? 1, role: "weight", c)
+        return [try conv.run(x: x, w: w ?? conv.constantWeights, xZero: zx[0], wZero: zw, constant: constant, c)]
     }
 }

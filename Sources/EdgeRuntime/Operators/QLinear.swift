@@ -185,52 +185,72 @@ final class QLinearConvKernel: TensorKernel, BakesConstants {
 /// com.microsoft QGemm: Y = alpha·(A − za)·op(B − zb) scaled by a_scale·b_scale, plus C; with
 /// y_scale the result is requantized (C is then int32 in accumulator units, added before the
 /// float multiply, as ONNX Runtime does), without it Y is float32 (C float).
-final class QGemmKernel: TensorKernel, HoldsPackedInt8Weights {
+final class QGemmKernel: TensorKernel, BakesConstants {
     var bakedBytes: Int { packedB?.byteCount ?? 0 }
+    /// A packed constant B is all the kernel reads of input 3, so the session drops the original.
+    var bakedInputs: [Int] { packedB != nil ? [3] : [] }
+    func bake(_ options: SessionOptions) {}
     let alpha: Float
     let transA: Bool
     let transB: Bool
     let packedB: PackedInt8Matrix?
+    /// The transposed constant B when it could not be packed (a run-time zero point).
     let constantB: Tensor?
+    /// op(B)'s shape [K, N] and type when packed.
+    let packedShape: [Int], packedType: DType
 
     init(_ b: KernelBuildContext) throws {
         alpha = b.float("alpha", 1)
         transA = b.int("transA", 0) != 0
         transB = b.int("transB", 0) != 0
+        var transposed: Tensor? = nil
         if transB, let w = b.constantInput(3), w.rank == 2, IntegerOps.isByte(w.dtype) {
-            constantB = QDQLowering.transposed(w)
-        } else {
-            constantB = nil
+            transposed = QDQLowering.transposed(w)
         }
-        if let constantB, b.constantInput(5) != nil || !b.hasInput(5) {
+        var packed: PackedInt8Matrix? = nil
+        if let t = transposed, b.constantInput(5) != nil || !b.hasInput(5) {
             var zp: [Int32] = [0]
-            if let z = b.constantInput(5) { zp = try QuantTypes.int32Values(z, b.nodeDescription) }
-            packedB = zp.count == 1 || zp.count == constantB.shape[1]
-                ? PackedInt8Matrix(packing: constantB.rawPointer, signed: constantB.dtype == .int8, k: constantB.shape[0],
-                                   n: constantB.shape[1], ldb: constantB.shape[1], zeroPoints: zp)
-                : nil
+            if let z = b.constantInput(5) {
+                zp = try QuantTypes.int32Values(z, b.nodeDescription)
+                if z.dtype != t.dtype { zp = [] }  // reported at run time
+            }
+            if !zp.isEmpty && (zp.count == 1 || zp.count == t.shape[1]) && t.elementCount > 0 {
+                packed = PackedInt8Matrix(packing: t.rawPointer, signed: t.dtype == .int8, k: t.shape[0],
+                                          n: t.shape[1], ldb: t.shape[1], zeroPoints: zp)
+            }
         } else if !transB {
-            packedB = try IntegerOperators.packConstantB(b, weightIndex: 3, zeroPointIndex: 5)
-        } else {
-            packedB = nil
+            packed = try IntegerOperators.packConstantB(b, weightIndex: 3, zeroPointIndex: 5)
         }
+        packedB = packed
+        // The transposed copy is needed only when it was not packed.
+        constantB = packed == nil ? transposed : nil
+        let w = b.constantInput(3)
+        packedShape = packed != nil ? (transB ? [w!.shape[1], w!.shape[0]] : w!.shape) : []
+        packedType = w?.dtype ?? .uint8
     }
 
     func compute(_ i: [Tensor?], _ c: ExecutionContext) throws -> [Tensor] {
-        var a = try i.required(0, c), bm = try i.required(3, c)
+        var a = try i.required(0, c)
         let aScale = try i.required(1, c), bScale = try i.required(4, c)
-        guard a.rank == 2, bm.rank == 2 else {
-            throw EdgeError.badInput("\(c.nodeDescription): A and B must be 2-D, got \(a.shape) and \(bm.shape)")
+        var bm: Tensor? = nil
+        if packedB == nil {
+            var t = try i.required(3, c)
+            guard t.rank == 2 else { throw EdgeError.badInput("\(c.nodeDescription): B must be 2-D, got \(t.shape)") }
+            if transB { t = constantB ?? QDQLowering.transposed(t) }
+            bm = t
+        }
+        guard a.rank == 2 else {
+            throw EdgeError.badInput("\(c.nodeDescription): A and B must be 2-D, got \(a.shape) and \(bm?.shape ?? packedShape)")
         }
         if transA { a = QDQLowering.transposed(a) }
-        if transB { bm = constantB ?? QDQLowering.transposed(bm) }
-        let m = a.shape[0], n = bm.shape[1]
+        let bShape = bm?.shape ?? packedShape, bType = bm?.dtype ?? packedType
+        let m = a.shape[0], n = bShape[1]
         let za = try IntegerOps.zeroPoints(i.optional(2), expected: a.dtype, count: 1, role: "A", c)
-        let zb = try IntegerOps.zeroPoints(i.optional(5), expected: bm.dtype, count: n, role: "B", c)
+        let zb = try IntegerOps.zeroPoints(i.optional(5), expected: bType, count: n, role: "B", c)
         guard aScale.elementCount == 1, bScale.elementCount == 1 || bScale.elementCount == n else {
             throw EdgeError.badInput("\(c.nodeDescription): a_scale must be a scalar and b_scale a scalar or \(n) values")
         }
-        let (acc, shape) = try IntegerOps.matmul(a, bm, aZero: za, bZero: zb, packedB: packedB, c)
+        let (acc, shape) = try IntegerOps.matmul(a, bm, bShape: bShape, bType: bType, aZero: za, bZero: zb, packedB: packedB, c)
         let bias = i.optional(6)
         if let bias, bias.elementCount != 1 && bias.elementCount != n && bias.elementCount != m * n {
             throw EdgeError.badInput("\(c.nodeDescription): C with shape \(bias.shape) does not broadcast to [\(m), \(n)]")
