@@ -40,11 +40,15 @@ public struct VNNIDepthwiseShape: Sendable {
     /// Padded extents read by the outputs.
     var hPad: Int { (oh - 1) * sh + (kh - 1) * dh + 1 }
     var wPad: Int { (ow - 1) * sw + (kw - 1) * dw + 1 }
-    /// Words per phase row, with 16 of slack so a vector at a row's tail can over-read.
-    var slots: Int { (wPad + sw - 1) / sw + 16 }
+    /// Words per phase row, with at least 16 of slack so a vector at a row's tail can over-read,
+    /// rounded to a multiple of 16 so rows are whole vectors.
+    var slots: Int { ((wPad + sw - 1) / sw + 31) / 16 * 16 }
     var rowStride: Int { sw * slots }
+    /// The pair rows, then the int32 X rows (hPad + dh of them) they are built from.
+    var pairWords: Int { hPad * rowStride }
+    var shiftedWords: Int { (hPad + dh) * rowStride }
     /// Int32 words of scratch one plane needs.
-    public var scratchWords: Int { hPad * rowStride }
+    public var scratchWords: Int { pairWords + shiftedWords }
     /// Kernel row pairs (ky, ky+1).
     public var pairRows: Int { (kh + 1) / 2 }
     /// Weight words per channel: pairRows × kw.
@@ -72,84 +76,78 @@ extension VNNIKernels {
         accumulate(s, weights, output, UnsafeRawPointer(scratch))
     }
 
-    /// X(y, x) = byte − zx inside the plane, 0 in the padding (y, x in padded coordinates).
-    @inline(__always) static func shifted(_ s: VNNIDepthwiseShape, _ input: UnsafeRawPointer, _ signed: Bool, _ z: Int32,
-                                          _ yp: Int, _ xp: Int) -> Int32 {
-        let y = yp - s.padTop, x = xp - s.padLeft
-        if y < 0 || y >= s.ih || x < 0 || x >= s.iw { return 0 }
-        let b = input.load(fromByteOffset: y * s.iw + x, as: UInt8.self)
-        return (signed ? Int32(Int8(bitPattern: b)) : Int32(b)) - z
-    }
-
-    @inline(__always) static func word(_ lo: Int32, _ hi: Int32) -> UInt32 {
-        UInt32(UInt16(truncatingIfNeeded: lo)) | UInt32(UInt16(truncatingIfNeeded: hi)) << 16
-    }
-
+    /// Builds the pair rows in two vector passes. First every padded row yp < hPad + dh as int32
+    /// X values in the phase-split layout (`shiftedRows`, zero in the padding: zeroed, then each
+    /// input row converted 16 bytes at a time, a tail of < 16 scalars), then each pair row read by
+    /// the outputs as (X[yp] & 0xFFFF) | X[yp + dh] << 16 over whole rows.
     @inline(__always) static func fillPairs(_ s: VNNIDepthwiseShape, _ input: UnsafeRawPointer, _ signed: Bool, _ z: Int32,
                                             _ scratch: UnsafeMutablePointer<UInt32>) {
-        let slots = s.slots, sw = s.sw, rowStride = s.rowStride, wPad = s.wPad
-        var a = s.sh, b = 2 * s.dh
-        while b != 0 { (a, b) = (b, a % b) }
-        let step = a
-        let vz = SIMD16<Int32>(repeating: z), low16 = SIMD16<Int32>(repeating: 0xFFFF)
-        // Padded columns whose input column exists.
-        let xpStart = max(0, s.padLeft), xpEnd = min(wPad, s.iw + s.padLeft)
-        var yp = 0
-        while yp < s.hPad {
-            let row = scratch + yp * rowStride
-            let yLo = yp - s.padTop, yHi = yp + s.dh - s.padTop
-            let loIn = yLo >= 0 && yLo < s.ih, hiIn = yHi >= 0 && yHi < s.ih
-            row.update(repeating: 0, count: rowStride)
-            if (loIn || hiIn) && xpEnd > xpStart {
-                // A missing row reads row 0 (valid memory) and is masked to 0.
-                let rLo = input + (loIn ? yLo : 0) * s.iw - s.padLeft, rHi = input + (hiIn ? yHi : 0) * s.iw - s.padLeft
-                let mLo = SIMD16<Int32>(repeating: loIn ? -1 : 0), mHi = SIMD16<Int32>(repeating: hiIn ? -1 : 0)
-                @inline(__always) func widen(_ v: SIMD16<UInt8>) -> SIMD16<Int32> { signed ? sext(v) : zext(v) }
-                if sw == 1 {
-                    var xp = xpStart
-                    while xp + 16 <= xpEnd {
-                        let lo = (widen((rLo + xp).loadUnaligned(as: SIMD16<UInt8>.self)) &- vz) & mLo
-                        let hi = (widen((rHi + xp).loadUnaligned(as: SIMD16<UInt8>.self)) &- vz) & mHi
-                        UnsafeMutableRawPointer(row + xp).storeBytes(of: (lo & low16) | (hi &<< 16), as: SIMD16<Int32>.self)
-                        xp += 16
-                    }
-                    while xp < xpEnd {
-                        row[xp] = word(shifted(s, input, signed, z, yp, xp), shifted(s, input, signed, z, yp + s.dh, xp))
-                        xp += 1
-                    }
-                } else if sw == 2 {
-                    // Slots j with both phases (xp = 2j, 2j+1) inside [xpStart, xpEnd): 32 bytes
-                    // read as 16 byte pairs, split into the even and odd columns.
-                    let jLo = (xpStart + 1) / 2, jHi = xpEnd / 2
-                    var j = jLo
-                    @inline(__always) func split(_ p: UnsafeRawPointer) -> (SIMD16<Int32>, SIMD16<Int32>) {
-                        let w = zext16(p.loadUnaligned(as: SIMD16<UInt16>.self))
-                        if signed { return ((w &<< 24) &>> 24, (w &<< 16) &>> 24) }
-                        return (w & 0xFF, w &>> 8)
-                    }
-                    while j + 16 <= jHi {
-                        let (le, lod) = split(rLo + 2 * j), (he, hod) = split(rHi + 2 * j)
-                        let even = (((le &- vz) & mLo) & low16) | (((he &- vz) & mHi) &<< 16)
-                        let odd = (((lod &- vz) & mLo) & low16) | (((hod &- vz) & mHi) &<< 16)
-                        UnsafeMutableRawPointer(row + j).storeBytes(of: even, as: SIMD16<Int32>.self)
-                        UnsafeMutableRawPointer(row + slots + j).storeBytes(of: odd, as: SIMD16<Int32>.self)
-                        j += 16
-                    }
-                    for xp in xpStart..<min(xpEnd, 2 * jLo) {
-                        row[(xp & 1) * slots + xp >> 1] = word(shifted(s, input, signed, z, yp, xp), shifted(s, input, signed, z, yp + s.dh, xp))
-                    }
-                    var xp = max(xpStart, 2 * j)
-                    while xp < xpEnd {
-                        row[(xp & 1) * slots + xp >> 1] = word(shifted(s, input, signed, z, yp, xp), shifted(s, input, signed, z, yp + s.dh, xp))
-                        xp += 1
-                    }
-                } else {
-                    for xp in xpStart..<xpEnd {
-                        row[(xp % sw) * slots + xp / sw] = word(shifted(s, input, signed, z, yp, xp), shifted(s, input, signed, z, yp + s.dh, xp))
-                    }
+        let slots = s.slots, sw = s.sw, rowStride = s.rowStride
+        let xrows = UnsafeMutableRawPointer(scratch + s.pairWords).assumingMemoryBound(to: Int32.self)
+        xrows.update(repeating: 0, count: s.shiftedWords)
+        let vz = SIMD16<Int32>(repeating: z)
+        @inline(__always) func widen(_ v: SIMD16<UInt8>) -> SIMD16<Int32> { signed ? sext(v) : zext(v) }
+        @inline(__always) func scalarValue(_ p: UnsafeRawPointer, _ x: Int) -> Int32 {
+            let b = p.load(fromByteOffset: x, as: UInt8.self)
+            return (signed ? Int32(Int8(bitPattern: b)) : Int32(b)) &- z
+        }
+        for y in 0..<s.ih {
+            let yp = y + s.padTop
+            if yp >= s.hPad + s.dh { break }
+            let src = input + y * s.iw
+            let row = xrows + yp * rowStride
+            // Input columns x with padded column xp = x + padLeft inside [0, wPad).
+            let x0 = max(0, -s.padLeft), x1 = min(s.iw, s.wPad - s.padLeft)
+            if x1 <= x0 { continue }
+            if sw == 1 {
+                let d = row + s.padLeft
+                var x = x0
+                while x + 16 <= x1 {
+                    UnsafeMutableRawPointer(d + x).storeBytes(of: widen((src + x).loadUnaligned(as: SIMD16<UInt8>.self)) &- vz,
+                                                              as: SIMD16<Int32>.self)
+                    x += 16
+                }
+                while x < x1 { d[x] = scalarValue(src, x); x += 1 }
+            } else if sw == 2 {
+                // Columns x and x+1 (x + padLeft even) go to the two phases' slot (x + padLeft) / 2:
+                // 32 bytes read as 16 byte pairs and split.
+                var x = x0
+                if (x + s.padLeft) & 1 == 1 { row[slots + (x + s.padLeft) >> 1] = scalarValue(src, x); x += 1 }
+                while x + 32 <= x1 {
+                    let w = zext16((src + x).loadUnaligned(as: SIMD16<UInt16>.self))
+                    let even: SIMD16<Int32>, odd: SIMD16<Int32>
+                    if signed { even = (w &<< 24) &>> 24; odd = (w &<< 16) &>> 24 } else { even = w & 0xFF; odd = w &>> 8 }
+                    let j = (x + s.padLeft) >> 1
+                    UnsafeMutableRawPointer(row + j).storeBytes(of: even &- vz, as: SIMD16<Int32>.self)
+                    UnsafeMutableRawPointer(row + slots + j).storeBytes(of: odd &- vz, as: SIMD16<Int32>.self)
+                    x += 32
+                }
+                while x < x1 {
+                    let xp = x + s.padLeft
+                    row[(xp & 1) * slots + xp >> 1] = scalarValue(src, x)
+                    x += 1
+                }
+            } else {
+                for x in x0..<x1 {
+                    let xp = x + s.padLeft
+                    row[(xp % sw) * slots + xp / sw] = scalarValue(src, x)
                 }
             }
-            yp += step
+        }
+        // Pair rows: only those the outputs read (multiples of gcd(sh, 2·dh)).
+        var a = s.sh, b = 2 * s.dh
+        while b != 0 { (a, b) = (b, a % b) }
+        let low16 = SIMD16<Int32>(repeating: 0xFFFF)
+        var yp = 0
+        while yp < s.hPad {
+            let lo = UnsafeRawPointer(xrows + yp * rowStride), hi = UnsafeRawPointer(xrows + (yp + s.dh) * rowStride)
+            let d = UnsafeMutableRawPointer(scratch + yp * rowStride)
+            var i = 0
+            while i < rowStride {  // rowStride is a multiple of 16
+                d.storeBytes(of: (load16(lo + 4 * i) & low16) | (load16(hi + 4 * i) &<< 16), toByteOffset: 4 * i, as: SIMD16<Int32>.self)
+                i += 16
+            }
+            yp += a
         }
     }
 
