@@ -32,7 +32,7 @@ extension Kernels {
                                       zeroPoints: UnsafePointer<Int32>, params: Int, signed: Bool,
                                       dst: UnsafeMutableRawPointer, pool: ThreadPool? = nil) {
         let lo: Float = signed ? -128 : 0, hi: Float = signed ? 127 : 255
-        let vnni = VNNI.enabled(nil)
+        let vnni = VNNI.active
         forEachChunk(rows: rows, cols: cols, pool: pool) { r, start, count in
             let p = r % params, offset = r * cols + start
             let s = scales[p], z = zeroPoints[p]
@@ -50,7 +50,7 @@ extension Kernels {
     public static func dequantizeLinear(_ x: UnsafeRawPointer, signed: Bool, rows: Int, cols: Int, scales: UnsafePointer<Float>,
                                         zeroPoints: UnsafePointer<Int32>, params: Int,
                                         dst: UnsafeMutablePointer<Float>, pool: ThreadPool? = nil) {
-        let vnni = VNNI.enabled(nil)
+        let vnni = VNNI.active
         forEachChunk(rows: rows, cols: cols, pool: pool) { r, start, count in
             let p = r % params, offset = r * cols + start
             let s = scales[p], z = zeroPoints[p]
@@ -68,7 +68,7 @@ extension Kernels {
     public static func qlinearAdd(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, bIsScalar: Bool, signed: Bool, count: Int,
                                   ra: Float, rb: Float, fixed: Float, zc: Int32, dst: UnsafeMutableRawPointer, pool: ThreadPool? = nil) {
         let lo: Float = signed ? -128 : 0, hi: Float = signed ? 127 : 255
-        let vnni = VNNI.enabled(nil), bStride = bIsScalar ? 0 : 1
+        let vnni = VNNI.active, bStride = bIsScalar ? 0 : 1
         forEachChunk(rows: 1, cols: count, pool: pool) { _, start, n in
             let bp = bIsScalar ? b : b + start
             if vnni { VNNIKernels.qlinearAddRow(a + start, bp, bStride, signed, n, ra, rb, fixed, lo, hi, zc, dst + start); return }
@@ -86,7 +86,7 @@ extension Kernels {
     public static func qlinearMul(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, bIsScalar: Bool, signed: Bool, count: Int,
                                   za: Int32, zb: Int32, ratio: Float, zc: Int32, dst: UnsafeMutableRawPointer, pool: ThreadPool? = nil) {
         let lo: Float = signed ? -128 : 0, hi: Float = signed ? 127 : 255
-        let vnni = VNNI.enabled(nil), bStride = bIsScalar ? 0 : 1
+        let vnni = VNNI.active, bStride = bIsScalar ? 0 : 1
         forEachChunk(rows: 1, cols: count, pool: pool) { _, start, n in
             let bp = bIsScalar ? b : b + start
             if vnni {

@@ -40,7 +40,7 @@ extension Kernels {
     /// otherwise and for a NaN scale (the vector row would clamp the zero point into [lo, hi]).
     static func requantizeRow(_ src: UnsafePointer<Int32>, _ count: Int, _ bias: Int32, _ scale: Float, _ zeroPoint: Int32,
                               _ lo: Float, _ hi: Float, _ outputSigned: Bool, _ dst: UnsafeMutableRawPointer) {
-        if VNNI.enabled(nil) && !scale.isNaN {
+        if VNNI.active && !scale.isNaN {
             VNNIKernels.requantizeRow(src, count, bias, scale, zeroPoint, lo, hi, dst)
             return
         }

@@ -41,6 +41,9 @@ enum VNNI {
     /// Whether an int8 GEMM asked to run at `isa` (nil = active) takes the VNNI kernels: only at the
     /// AVX-512 level on a VNNI CPU; lower levels keep the float-exact path.
     static func enabled(_ isa: KernelISA?) -> Bool { detected && KernelSet.forISA(isa).isa == .avx512 }
+    /// `enabled(nil)`, computed once: per-row callers must not copy the KernelSet (a struct of
+    /// closures: each copy retains and releases every one of them).
+    static let active: Bool = enabled(nil)
 }
 
 /// How one operand's bytes enter vpdpbusd (see the file comment).

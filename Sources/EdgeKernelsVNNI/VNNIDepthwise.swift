@@ -48,7 +48,8 @@ public struct VNNIDepthwiseShape: Sendable {
     var pairWords: Int { hPad * rowStride }
     var shiftedWords: Int { (hPad + dh) * rowStride }
     /// Int32 words of scratch one plane needs.
-    public var scratchWords: Int { pairWords + shiftedWords }
+    /// … and 8 words (32 bytes) for a row's tail.
+    public var scratchWords: Int { pairWords + shiftedWords + 8 }
     /// Kernel row pairs (ky, ky+1).
     public var pairRows: Int { (kh + 1) / 2 }
     /// Weight words per channel: pairRows × kw.
@@ -86,6 +87,7 @@ extension VNNIKernels {
         let xrows = UnsafeMutableRawPointer(scratch + s.pairWords).assumingMemoryBound(to: Int32.self)
         xrows.update(repeating: 0, count: s.shiftedWords)
         let vz = SIMD16<Int32>(repeating: z)
+        let tailBuffer = UnsafeMutableRawPointer(xrows + s.shiftedWords)
         @inline(__always) func widen(_ v: SIMD16<UInt8>) -> SIMD16<Int32> { signed ? sext(v) : zext(v) }
         @inline(__always) func scalarValue(_ p: UnsafeRawPointer, _ x: Int) -> Int32 {
             let b = p.load(fromByteOffset: x, as: UInt8.self)
@@ -99,33 +101,37 @@ extension VNNIKernels {
             // Input columns x with padded column xp = x + padLeft inside [0, wPad).
             let x0 = max(0, -s.padLeft), x1 = min(s.iw, s.wPad - s.padLeft)
             if x1 <= x0 { continue }
+            // The last partial vector reads a 32-byte copy of the row's tail padded with the zero
+            // point byte, whose lanes past the row become X = 0: the padding value, and within
+            // the row's slack (slots ≥ ⌈wPad/sw⌉ + 16).
+            @inline(__always) func tail(_ x: Int) -> UnsafeRawPointer {
+                tailBuffer.initializeMemory(as: UInt8.self, repeating: UInt8(truncatingIfNeeded: z), count: 32)
+                tailBuffer.copyMemory(from: src + x, byteCount: x1 - x)
+                return UnsafeRawPointer(tailBuffer)
+            }
             if sw == 1 {
                 let d = row + s.padLeft
                 var x = x0
-                while x + 16 <= x1 {
-                    UnsafeMutableRawPointer(d + x).storeBytes(of: widen((src + x).loadUnaligned(as: SIMD16<UInt8>.self)) &- vz,
+                while x < x1 {
+                    let p = x + 16 <= x1 ? src + x : tail(x)
+                    UnsafeMutableRawPointer(d + x).storeBytes(of: widen(p.loadUnaligned(as: SIMD16<UInt8>.self)) &- vz,
                                                               as: SIMD16<Int32>.self)
                     x += 16
                 }
-                while x < x1 { d[x] = scalarValue(src, x); x += 1 }
             } else if sw == 2 {
                 // Columns x and x+1 (x + padLeft even) go to the two phases' slot (x + padLeft) / 2:
                 // 32 bytes read as 16 byte pairs and split.
                 var x = x0
                 if (x + s.padLeft) & 1 == 1 { row[slots + (x + s.padLeft) >> 1] = scalarValue(src, x); x += 1 }
-                while x + 32 <= x1 {
-                    let w = zext16((src + x).loadUnaligned(as: SIMD16<UInt16>.self))
+                while x < x1 {
+                    let p = x + 32 <= x1 ? src + x : tail(x)
+                    let w = zext16(p.loadUnaligned(as: SIMD16<UInt16>.self))
                     let even: SIMD16<Int32>, odd: SIMD16<Int32>
                     if signed { even = (w &<< 24) &>> 24; odd = (w &<< 16) &>> 24 } else { even = w & 0xFF; odd = w &>> 8 }
                     let j = (x + s.padLeft) >> 1
                     UnsafeMutableRawPointer(row + j).storeBytes(of: even &- vz, as: SIMD16<Int32>.self)
                     UnsafeMutableRawPointer(row + slots + j).storeBytes(of: odd &- vz, as: SIMD16<Int32>.self)
                     x += 32
-                }
-                while x < x1 {
-                    let xp = x + s.padLeft
-                    row[(xp & 1) * slots + xp >> 1] = scalarValue(src, x)
-                    x += 1
                 }
             } else {
                 for x in x0..<x1 {
