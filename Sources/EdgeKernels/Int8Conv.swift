@@ -3,16 +3,17 @@ import EdgeKernelsVNNI
 /// 8-bit convolution weights prepared once for `Kernels.convInt8` (ConvInteger, QLinearConv and
 /// the QDQ-lowered Conv). Where the VNNI kernels run (see Int8GEMM.swift) each group's
 /// W_g (C_out/g × K) is held as int8 VNNI row panels with its row sums — 1 byte per weight — and
-/// the input goes through a byte im2col; 2-D depthwise convs hold int16 weight pairs for the
-/// integer depthwise kernel (Int8Depthwise.swift). Otherwise it wraps the float-exact
-/// `ConvWeights(int8Weights:…)`.
+/// the input goes through a byte im2col; otherwise (and for 2-D depthwise convs, which keep the
+/// direct kernel) it wraps the float-exact `ConvWeights(int8Weights:…)`. (An integer depthwise
+/// kernel on vpdpwssd, exact, measured 25% slower than that float path on quantized MobileNetV2's
+/// depthwise layers: vpdpwssd issues once per cycle against two FMAs, and pairing the rows cost
+/// more than the conversion it saved; it was removed, see the history.)
 public final class Int8ConvWeights: @unchecked Sendable {
     // @unchecked Sendable: `geometry` and `form` are immutable and the forms are read-only (the
     // float form's lazily built state is guarded by its own lock).
     enum Form {
         case vnni([VNNIRowPanels])
         case float(ConvWeights)
-        case depthwise(Int8DepthwiseWeights)
     }
     public let geometry: ConvGeometry
     let form: Form
@@ -22,11 +23,7 @@ public final class Int8ConvWeights: @unchecked Sendable {
     public init(weights: UnsafeRawPointer, signed: Bool, zeroPoints: [Int32], geometry g: ConvGeometry, isa: KernelISA? = nil) {
         precondition(g.problem == nil, g.problem ?? "")
         precondition(zeroPoints.count == 1 || zeroPoints.count == g.outChannels, "zero points: 1 or C_out entries")
-        if VNNI.enabled(isa) && g.isDepthwise2D && Int8DepthwiseWeights.accepts(signed: signed, zeroPoints: zeroPoints) {
-            geometry = g
-            form = .depthwise(Int8DepthwiseWeights(weights: weights, signed: signed, zeroPoints: zeroPoints,
-                                                   channels: g.outChannels, kh: g.kernelSize[0], kw: g.kernelSize[1]))
-        } else if VNNI.enabled(isa) && !g.isDepthwise2D {
+        if VNNI.enabled(isa) && !g.isDepthwise2D {
             geometry = g
             let cog = g.outChannels / g.groups, kdim = g.reductionSize
             let side = VNNISide(signed: signed, unsignedRole: false)
@@ -54,7 +51,7 @@ public final class Int8ConvWeights: @unchecked Sendable {
         case let .float(w):
             let v = w.with(geometry: requested)
             return v === w ? self : Int8ConvWeights(form: .float(v), geometry: v.geometry)
-        case .vnni, .depthwise:
+        case .vnni:
             if requested == geometry { return self }
             precondition(requested.problem == nil, requested.problem ?? "")
             precondition(requested.inChannels == geometry.inChannels && requested.outChannels == geometry.outChannels
@@ -69,15 +66,11 @@ public final class Int8ConvWeights: @unchecked Sendable {
         switch form {
         case let .vnni(p): return p.reduce(0) { $0 + $1.byteCount }
         case let .float(w): return w.byteCount
-        case let .depthwise(w): return w.byteCount
         }
     }
 
     /// Whether the VNNI int8 form was built.
     public var isVNNI: Bool { if case .vnni = form { return true }; return false }
-
-    /// Whether the integer depthwise form was built.
-    public var isIntegerDepthwise: Bool { if case .depthwise = form { return true }; return false }
 }
 
 extension Kernels {
@@ -88,12 +81,6 @@ extension Kernels {
                                 inputZeroPoint: Int32, output: UnsafeMutablePointer<Int32>, pool: ThreadPool? = nil) {
         let panels: [VNNIRowPanels]
         switch weights.form {
-        case let .depthwise(w):
-            precondition(inputSigned ? (-128...127).contains(inputZeroPoint) : (0...255).contains(inputZeroPoint),
-                         "input zero point \(inputZeroPoint) is not a value of the input type")
-            depthwiseInt8(w, weights.geometry, batch: batch, input: input, inputSigned: inputSigned, inputZeroPoint: inputZeroPoint,
-                          output: output, requantization: nil, bytes: nil, pool: pool)
-            return
         case let .float(w):
             if VNNI.enabled(nil), case let .depthwise(dw) = w.store.form(for: w.geometry) {
                 // The direct float depthwise kernel on (x − zx) and (w − zw), exact (≤ 256 taps of
@@ -139,22 +126,5 @@ extension Kernels {
                            c: output + img * outImage + grp * cog * n, ldc: n, pool: pool).run()
             }
         }
-    }
-}
-
-extension Kernels {
-    /// `convInt8` followed by requantization to bytes (int8 if `outputSigned`, else uint8), fused
-    /// where the weights' kernel supports it (the integer depthwise form: each plane is requantized
-    /// while in cache, and no int32 tensor is written). Returns false, doing nothing, otherwise;
-    /// the caller then runs `convInt8` and requantizes.
-    public static func convInt8Requantized(_ weights: Int8ConvWeights, batch: Int = 1, input: UnsafeRawPointer, inputSigned: Bool,
-                                           inputZeroPoint: Int32, requantization: Int8Requantization,
-                                           output: UnsafeMutableRawPointer, pool: ThreadPool? = nil) -> Bool {
-        guard case let .depthwise(w) = weights.form else { return false }
-        precondition(inputSigned ? (-128...127).contains(inputZeroPoint) : (0...255).contains(inputZeroPoint),
-                     "input zero point \(inputZeroPoint) is not a value of the input type")
-        depthwiseInt8(w, weights.geometry, batch: batch, input: input, inputSigned: inputSigned, inputZeroPoint: inputZeroPoint,
-                      output: nil, requantization: requantization, bytes: output, pool: pool)
-        return true
     }
 }

@@ -179,28 +179,10 @@ final class IntegerConv: @unchecked Sendable {
     }
 
     /// `run` followed by `rq` (with `bias` per output channel) into an 8-bit tensor of `outputType`.
-    /// Where the packed weights' kernel requantizes in place (the integer depthwise kernel), no
-    /// int32 tensor is allocated.
     func runRequantized(x: Tensor, w: Tensor?, xZero: Int32, wZero: [Int32], constant: Bool, rq: Requantizer,
                         bias: [Int32]?, outputType: DType, _ c: ExecutionContext) throws -> Tensor {
         let (packed, outShape) = try prepare(x: x, w: w, wZero: wZero, constant: constant, c)
         let cOut = outShape[1], plane = Shapes.product(outShape[2...])
-        if packed.isIntegerDepthwise, rq.layout != .perColumn, !rq.multipliers.contains(where: \.isNaN),
-           rq.multipliers.count == 1 || rq.multipliers.count == cOut, bias == nil || bias!.count == cOut {
-            let out = try c.allocate(outputType, outShape)
-            if out.elementCount == 0 { return out }
-            let done = rq.multipliers.withUnsafeBufferPointer { mp in
-                (bias ?? []).withUnsafeBufferPointer { bp in
-                    let spec = Int8Requantization(multiplier: mp.count == 1 ? .scalar(mp[0]) : .perRow(mp.baseAddress!),
-                                                  bias: bias == nil ? nil : bp.baseAddress, zeroPoint: rq.zeroPoint,
-                                                  outputSigned: rq.signed, lo: rq.lo, hi: rq.hi)
-                    return Kernels.convInt8Requantized(packed, batch: x.shape[0], input: x.rawPointer, inputSigned: x.dtype == .int8,
-                                                       inputZeroPoint: xZero, requantization: spec, output: out.mutableRawPointer,
-                                                       pool: c.kernelPool)
-                }
-            }
-            if done { return out }
-        }
         let acc = try c.allocate(.int32, outShape)
         if acc.elementCount > 0 {
             Kernels.convInt8(packed, batch: x.shape[0], input: x.rawPointer, inputSigned: x.dtype == .int8,
