@@ -68,15 +68,26 @@ enum Winograd {
         return best.0
     }
 
-    /// Tiles per block: V and M (α²·(C_in + C_out)·block floats) are kept within ~4 MB, in whole
-    /// NR panels, and no larger than the plane's tiles (rounded to the 16-tile vector runs).
+    /// Tiles per block: V and M (α²·(C_in + C_out)·block floats) are kept within ~1 MB, in whole
+    /// NR panels, and no larger than the plane's tiles (rounded to the 16-tile vector runs). The
+    /// buffer is the kernels' shared scratch, so its size is resident for the whole run: a 4 MB
+    /// budget made SqueezeNet's 16 → 64 layers at 55×55 touch 3.3 MB of it. When the plane needs
+    /// several blocks they are balanced (n = ⌈tiles / budget⌉ blocks of ⌈tiles / n⌉, rounded up to
+    /// NR), so the buffer is no larger than the blocks need, e.g. 196 tiles at a 160-tile budget
+    /// run as 2 × 128 rather than 160 + 36.
     static func tileBlock(_ g: ConvGeometry, _ ks: KernelSet, m: Int) -> Int {
         let o = g.outputSize, area = (m + 2) * (m + 2)
         let tiles = ((o[0] + m - 1) / m) * ((o[1] + m - 1) / m)
         let coutPad = (g.outChannels + ks.mr - 1) / ks.mr * ks.mr
-        let block = max(ks.nr, (1 << 20) / (area * (g.inChannels + coutPad)) / ks.nr * ks.nr)
-        return min(block, (tiles + 15) / 16 * 16)
+        let budget = max(ks.nr, blockBudgetFloats / (area * (g.inChannels + coutPad)) / ks.nr * ks.nr)
+        let whole = (tiles + 15) / 16 * 16
+        if budget >= whole { return whole }
+        let blocks = (tiles + budget - 1) / budget
+        return ((tiles + blocks - 1) / blocks + ks.nr - 1) / ks.nr * ks.nr
     }
+
+    /// V + M floats per tile block (1 MB).
+    static let blockBudgetFloats = (1 << 20) / 4
 }
 
 extension Kernels {
@@ -114,9 +125,10 @@ extension Kernels {
             if groups * ((mPanels + chunk - 1) / chunk) >= target { break }
         }
         let chunks = (mPanels + chunk - 1) / chunk, rowsPerGroup = alpha / groups, positions = rowsPerGroup * alpha
-        // Per worker: the group's positions of chunk·MR × kc of U, each followed by 16 floats of
-        // slack for the transform's spilling stores; 64-byte aligned.
-        let uStride = (chunk * kc * mr + 16 + 15) / 16 * 16, uCount = positions * uStride
+        // Per worker: the group's positions of chunk·MR × min(kc, C_in) of U (a k-block is never
+        // wider than C_in), each followed by 16 floats of slack for the transform's spilling
+        // stores; 64-byte aligned.
+        let uStride = (chunk * min(kc, cin) * mr + 16 + 15) / 16 * 16, uCount = positions * uStride
         let (code, p0, p1) = activation.encoded
         let input0 = input
         let packedGeometry = [m, 0, 0, mr, weights.kc, weights.roundedExtent, 9 * cin, 0, 0, 0, uStride,

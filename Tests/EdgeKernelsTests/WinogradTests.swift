@@ -78,7 +78,7 @@ final class WinogradTests: XCTestCase {
     }
 
     /// Channels large enough that the tiles are processed in several blocks (V and M are kept
-    /// within ~4 MB) and C_in spans two k-blocks: compared with the direct loop at the corners,
+    /// within ~1 MB) and C_in spans two k-blocks: compared with the direct loop at the corners,
     /// the edges and 200 random outputs.
     func testSeveralTileBlocks() {
         let g = ConvGeometry(inChannels: 290, outChannels: 250, inputSize: [26, 27], kernelSize: [3, 3],
@@ -107,6 +107,40 @@ final class WinogradTests: XCTestCase {
                 for (k, (co, oy, ox)) in points.enumerated() {
                     XCTAssertEqual(Double(y[(co * oh + oy) * ow + ox]), want[k], accuracy: tol + 1e-4 * abs(want[k]),
                                    "\(isa) F(\(m),3) at \(co),\(oy),\(ox)")
+                }
+            }
+        }
+    }
+
+    /// Tile blocks: whole NR panels (or the plane's tiles rounded to 16 when one block holds
+    /// them), V + M within the 1 MB budget unless a single NR panel exceeds it, the fewest blocks
+    /// the budget allows, and balanced: one NR panel less per block would need another block.
+    func testTileBlocksBalancedWithinBudget() {
+        for isa in winogradISAs {
+            let ks = KernelSet.forISA(isa)
+            for (cin, cout, size) in [(16, 64, 55), (32, 128, 27), (64, 64, 56), (128, 128, 28), (256, 256, 14),
+                                      (512, 512, 7), (3, 8, 224), (290, 250, 26), (64, 192, 56)] {
+                let g = ConvGeometry(inChannels: cin, outChannels: cout, inputSize: [size, size], kernelSize: [3, 3],
+                                     padsBegin: [1, 1], padsEnd: [1, 1])
+                for m in [2, 4] {
+                    let tiles = ((size + m - 1) / m) * ((size + m - 1) / m)
+                    let block = Winograd.tileBlock(g, ks, m: m)
+                    let label = "\(isa) F(\(m),3) \(cin)→\(cout) at \(size)×\(size): block \(block) of \(tiles) tiles"
+                    let coutPad = (cout + ks.mr - 1) / ks.mr * ks.mr
+                    let perTile = (m + 2) * (m + 2) * (cin + coutPad)
+                    if block >= tiles {
+                        XCTAssertEqual(block, (tiles + 15) / 16 * 16, label)
+                        XCTAssertLessThanOrEqual(block * perTile, max(Winograd.blockBudgetFloats, perTile * ks.nr), label)
+                        continue
+                    }
+                    XCTAssertEqual(block % ks.nr, 0, label)
+                    XCTAssertTrue(block == ks.nr || block * perTile <= Winograd.blockBudgetFloats, label)
+                    // Fewest blocks: the budget's largest whole-panel block needs as many.
+                    let largest = max(ks.nr, Winograd.blockBudgetFloats / perTile / ks.nr * ks.nr)
+                    let blocks = (tiles + block - 1) / block
+                    XCTAssertEqual(blocks, (tiles + largest - 1) / largest, label)
+                    // Balanced: one panel less per block would need another block.
+                    XCTAssertGreaterThan(tiles, blocks * (block - ks.nr), label)
                 }
             }
         }
