@@ -41,6 +41,25 @@ import Swift
     dst.storeBytes(of: UInt8(truncatingIfNeeded: Int32(Swift.min(Swift.max(v, lo), hi))), toByteOffset: i, as: UInt8.self)
 }
 
+/// The row loop of the byte-producing kernels: for each whole vector, `value(i)` gives lanes
+/// i..<i+16 before rounding; a vector holding a NaN runs `scalar` on each of its lanes (NaN has
+/// its own documented result), any other stores roundHalfEven(value) + plus clamped to [lo, hi].
+/// The tail runs `scalar`.
+@inline(__always) func byteRow(_ count: Int, _ dst: UnsafeMutableRawPointer, plus: SIMD16<Float>, lo: SIMD16<Float>, hi: SIMD16<Float>,
+                               value: (Int) -> SIMD16<Float>, scalar: (Int) -> Void) {
+    var i = 0
+    while i &+ 16 <= count {
+        let v = value(i)
+        if anyNaN(v) {
+            for j in i..<(i &+ 16) { scalar(j) }
+        } else {
+            (dst + i).storeBytes(of: roundToBytes(v, plus, lo, hi), as: SIMD16<UInt8>.self)
+        }
+        i &+= 16
+    }
+    while i < count { scalar(i); i &+= 1 }
+}
+
 extension VNNIKernels {
     /// QuantizeLinear float32 → 8-bit: dst[i] = clamp(roundHalfEven(x[i] / scale) + zeroPoint, lo, hi),
     /// a NaN quotient → clamp(0, lo, hi).
@@ -54,17 +73,8 @@ extension VNNIKernels {
             let v = q.isNaN ? Swift.min(Swift.max(0, lo), hi) : Float(Swift.min(Swift.max(Double(q) + Double(zeroPoint), Double(lo)), Double(hi)))
             storeClamped(v, lo, hi, dst, i)
         }
-        var i = 0
-        while i &+ 16 <= count {
-            let q = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD16<Float>.self) / s
-            if anyNaN(q) {
-                for j in i..<(i &+ 16) { scalar(j) }
-            } else {
-                (dst + i).storeBytes(of: roundToBytes(q, z, vlo, vhi), as: SIMD16<UInt8>.self)
-            }
-            i &+= 16
-        }
-        while i < count { scalar(i); i &+= 1 }
+        byteRow(count, dst, plus: z, lo: vlo, hi: vhi,
+                value: { i in UnsafeRawPointer(x + i).loadUnaligned(as: SIMD16<Float>.self) / s }, scalar: scalar)
     }
 
     /// DequantizeLinear 8-bit → float32: dst[i] = Float(x[i] − zeroPoint) · scale (one rounding:
@@ -97,18 +107,10 @@ extension VNNIKernels {
             else { storeClamped(r, lo, hi, dst, i) }
         }
         let bScalar = SIMD16<Float>(repeating: Float(byteValue(b, 0, signed)))
-        var i = 0
-        while i &+ 16 <= count {
+        byteRow(count, dst, plus: zero, lo: vlo, hi: vhi, value: { i in
             let fb = bStride == 0 ? bScalar : toFloat(widenBytes(b + i, signed))
-            let v = fma16(toFloat(widenBytes(a + i, signed)), vra, fma16(fb, vrb, vf))
-            if anyNaN(v) {
-                for j in i..<(i &+ 16) { scalar(j) }
-            } else {
-                (dst + i).storeBytes(of: roundToBytes(v, zero, vlo, vhi), as: SIMD16<UInt8>.self)
-            }
-            i &+= 16
-        }
-        while i < count { scalar(i); i &+= 1 }
+            return fma16(toFloat(widenBytes(a + i, signed)), vra, fma16(fb, vrb, vf))
+        }, scalar: scalar)
     }
 
     /// QLinearMul (MLAS): dst[i] = clamp(roundHalfEven(Float((a − za)(b − zb)) · ratio + zc), lo, hi),
@@ -126,18 +128,9 @@ extension VNNIKernels {
             else { storeClamped(r, lo, hi, dst, i) }
         }
         let bScalar = SIMD16<Int32>(repeating: byteValue(b, 0, signed))
-        var i = 0
-        while i &+ 16 <= count {
+        byteRow(count, dst, plus: zero, lo: vlo, hi: vhi, value: { i in
             let wb = bStride == 0 ? bScalar : widenBytes(b + i, signed)
-            let p = (widenBytes(a + i, signed) &- vza) &* (wb &- vzb)
-            let v = toFloat(p) * vr + vz
-            if anyNaN(v) {
-                for j in i..<(i &+ 16) { scalar(j) }
-            } else {
-                (dst + i).storeBytes(of: roundToBytes(v, zero, vlo, vhi), as: SIMD16<UInt8>.self)
-            }
-            i &+= 16
-        }
-        while i < count { scalar(i); i &+= 1 }
+            return toFloat((widenBytes(a + i, signed) &- vza) &* (wb &- vzb)) * vr + vz
+        }, scalar: scalar)
     }
 }
