@@ -34,16 +34,11 @@ final class QLinearAveragePoolKernel: TensorKernel {
     }
 
     func compute(_ i: [Tensor?], _ c: ExecutionContext) throws -> [Tensor] {
-        let x = try i.required(0, c)
-        guard IntegerOps.isByte(x.dtype) else { throw EdgeError.badInput("\(c.nodeDescription): X must be int8 or uint8, got \(x.dtype)") }
+        let (x, sx, zx, sy, zy) = try QLinearBinaryOperators.unaryQuantization(i, c)
         guard x.rank >= 3, x.rank <= 5 else { throw EdgeError.badInput("\(c.nodeDescription): X must be N×C×(1 to 3 spatial dims), got \(x.shape)") }
         guard window.dilations.map({ $0.allSatisfy { $0 == 1 } }) ?? true else {
             throw EdgeError.badInput("\(c.nodeDescription): dilations are not supported by QLinearAveragePool")
         }
-        let sx = try QLinearBinaryOperators.scalarScale(try i.required(1, c), "x_scale", c)
-        let sy = try QLinearBinaryOperators.scalarScale(try i.required(3, c), "y_scale", c)
-        let zx = try IntegerOps.zeroPoints(i.optional(2), expected: x.dtype, count: 1, role: "x", c)[0]
-        let zy = try IntegerOps.zeroPoints(i.optional(4), expected: x.dtype, count: 1, role: "y", c)[0]
 
         let n = x.shape[0]
         let channels = channelsLast ? x.shape[x.rank - 1] : x.shape[1]

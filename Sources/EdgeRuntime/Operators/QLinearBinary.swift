@@ -42,6 +42,19 @@ enum QLinearBinaryOperators {
         return s
     }
 
+    /// The quantized input and the quantization of a com.microsoft QLinear op with one 8-bit
+    /// input and output, inputs (X, x_scale, x_zero_point, y_scale, y_zero_point): per-tensor
+    /// scales, zero points of X's type (absent = 0). `x`/`y` name them in errors as the op's spec does.
+    static func unaryQuantization(_ i: [Tensor?], _ c: ExecutionContext, x xName: String = "x", y yName: String = "y") throws
+        -> (x: Tensor, sx: Float, zx: Int32, sy: Float, zy: Int32) {
+        let x = try i.required(0, c)
+        guard IntegerOps.isByte(x.dtype) else { throw EdgeError.badInput("\(c.nodeDescription): X must be int8 or uint8, got \(x.dtype)") }
+        return (x, try scalarScale(try i.required(1, c), "\(xName)_scale", c),
+                try IntegerOps.zeroPoints(i.optional(2), expected: x.dtype, count: 1, role: xName, c)[0],
+                try scalarScale(try i.required(3, c), "\(yName)_scale", c),
+                try IntegerOps.zeroPoints(i.optional(4), expected: x.dtype, count: 1, role: yName, c)[0])
+    }
+
     /// The 8-bit range of `type` as Int32 bounds.
     static func range(_ type: DType) -> (Int32, Int32) { type == .int8 ? (-128, 127) : (0, 255) }
 

@@ -66,12 +66,7 @@ final class QLinearLookupKernel: TensorKernel {
     init(name: String, _ f: @escaping @Sendable ([Float]) -> [Float]) { self.name = name; self.f = f }
 
     func compute(_ i: [Tensor?], _ c: ExecutionContext) throws -> [Tensor] {
-        let x = try i.required(0, c)
-        guard IntegerOps.isByte(x.dtype) else { throw EdgeError.badInput("\(c.nodeDescription): X must be int8 or uint8, got \(x.dtype)") }
-        let sx = try QLinearBinaryOperators.scalarScale(try i.required(1, c), "X_scale", c)
-        let sy = try QLinearBinaryOperators.scalarScale(try i.required(3, c), "Y_scale", c)
-        let zx = try IntegerOps.zeroPoints(i.optional(2), expected: x.dtype, count: 1, role: "X", c)[0]
-        let zy = try IntegerOps.zeroPoints(i.optional(4), expected: x.dtype, count: 1, role: "Y", c)[0]
+        let (x, sx, zx, sy, zy) = try QLinearBinaryOperators.unaryQuantization(i, c, x: "X", y: "Y")
         let table = QLinearLookupOperators.table(sx: sx, zx: zx, sy: sy, zy: zy, signed: x.dtype == .int8, f)
         let out = try c.allocate(x.dtype, x.shape)
         let count = x.elementCount

@@ -48,12 +48,7 @@ final class QLinearGlobalAveragePoolKernel: TensorKernel {
     init(channelsLast: Bool) { self.channelsLast = channelsLast }
 
     func compute(_ i: [Tensor?], _ c: ExecutionContext) throws -> [Tensor] {
-        let x = try i.required(0, c)
-        guard IntegerOps.isByte(x.dtype) else { throw EdgeError.badInput("\(c.nodeDescription): X must be int8 or uint8, got \(x.dtype)") }
-        let sx = try QLinearBinaryOperators.scalarScale(try i.required(1, c), "x_scale", c)
-        let sy = try QLinearBinaryOperators.scalarScale(try i.required(3, c), "y_scale", c)
-        let zx = try IntegerOps.zeroPoints(i.optional(2), expected: x.dtype, count: 1, role: "x", c)[0]
-        let zy = try IntegerOps.zeroPoints(i.optional(4), expected: x.dtype, count: 1, role: "y", c)[0]
+        let (x, sx, zx, sy, zy) = try QLinearBinaryOperators.unaryQuantization(i, c)
         let l = try QLinearPoolOperators.layout(x.shape, channelsLast: channelsLast, c)
         guard l.size < 0x1000000 else { throw EdgeError.badInput("\(c.nodeDescription): spatial size \(l.size) is too large") }
         let out = try c.allocate(x.dtype, l.outShape)
