@@ -1,6 +1,6 @@
 // The blocked GEMM driver shared by SGEMM, convolution and the int8 GEMM (Goto/BLIS loop nest):
 //
-//   for jc in N by NC:                       packed B block  (kc × nc)  ~ L3
+//   for jc in N by NC:                       packed B block  (kc × nc)  ~ L2 (≤ 512 KB when packed per call)
 //     for pc in K by KC:
 //       pack B(pc, jc) in parallel over NR panels (unless pre-packed)
 //       parallel over tasks = (row chunk of ≤ MC rows) × (column slice):
@@ -64,21 +64,31 @@ struct GEMMDriver {
         // A's buffers are needed only when the driver packs A itself.
         let aBufCount = aPrepacked ? 0 : chunkPanelsMax * mr * kc
         let workers = threads
-        let ncMax = min(nc, (n + nr - 1) / nr * nr)
+        // A B block this driver packs itself is capped at `packedBBlockBudgetFloats`: it is reused by
+        // every row chunk, so it need only stay in L2 (not fill 4096 columns × kc of L3), and its
+        // pages stay resident in the shared workspace for the whole run (SqueezeNet's 128 → 32
+        // 1×1 convs at 55×55 touched 1.5 MB of it). Pre-packed B keeps the layout it was packed in.
+        var blockColumns = nc
         var bCount = 0
-        if case .packed = b {} else { bCount = ncMax * kc }
+        if case .packed = b {} else {
+            blockColumns = min(nc, max(nr, Self.packedBBlockBudgetFloats / min(kc, k) / nr * nr))
+            bCount = min(blockColumns, (n + nr - 1) / nr * nr) * min(kc, k)
+        }
         // One workspace: per-worker A blocks, per-worker edge tiles, then the shared B block.
         Workspace.with(floats: workers * (aBufCount + mr * nr) + bCount) { aBuf in
             let tileBufBase = aBuf + workers * aBufCount
             let bBuf: UnsafeMutablePointer<Float>? = bCount > 0 ? tileBufBase + workers * mr * nr : nil
-            loops(mChunks: mChunks, nSplit: nSplit, mPanels: mPanels, aBuf: aBuf, aBufCount: aBufCount,
+            loops(mChunks: mChunks, nSplit: nSplit, mPanels: mPanels, nc: blockColumns, aBuf: aBuf, aBufCount: aBufCount,
                   tileBufBase: tileBufBase, bBuf: bBuf, epi: DecodedEpilogue(output))
         }
     }
 
-    private func loops(mChunks: Int, nSplit: Int, mPanels: Int, aBuf: UnsafeMutablePointer<Float>, aBufCount: Int,
+    /// 512 KB: half of a 1 MB L2 per core (this machine's EPYC), leaving room for the A block.
+    static let packedBBlockBudgetFloats = (512 << 10) / 4
+
+    private func loops(mChunks: Int, nSplit: Int, mPanels: Int, nc: Int, aBuf: UnsafeMutablePointer<Float>, aBufCount: Int,
                        tileBufBase: UnsafeMutablePointer<Float>, bBuf: UnsafeMutablePointer<Float>?, epi: DecodedEpilogue) {
-        let mr = ks.mr, nr = ks.nr, kc = ks.kc, nc = ks.nc
+        let mr = ks.mr, nr = ks.nr, kc = ks.kc
         let threads = pool?.threadCount ?? 1
 
         var jc = 0
