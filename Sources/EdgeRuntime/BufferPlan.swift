@@ -1,4 +1,5 @@
 import EdgeIR
+import EdgeKernels
 
 /// Activation memory planning.
 ///
@@ -10,6 +11,8 @@ import EdgeIR
 struct AllocationKey: Hashable {
     var step: Int
     var sequence: Int
+    /// The kernels' scratch (`Workspace`) during one step: a buffer alive for that step only.
+    static func scratch(step: Int) -> AllocationKey { AllocationKey(step: step, sequence: -1) }
 }
 
 struct BufferPlan {
@@ -78,6 +81,20 @@ final class BufferAllocator {
         let key = AllocationKey(step: step, sequence: sequence)
         records[key] = Record(bytes: bytes, start: step, end: step)
         keyOfStorage[ObjectIdentifier(storage)] = key
+    }
+
+    /// Where `step`'s kernels borrow scratch: a measuring region while recording, the step's
+    /// arena slice once planned (nil when the recorded step borrowed none).
+    func scratchRegion(step: Int) -> ScratchRegion? {
+        guard let plan, let arena else { return ScratchRegion() }
+        guard let slice = plan.slices[.scratch(step: step)] else { return nil }
+        return ScratchRegion(base: arena.base + slice.offset, bytes: slice.bytes)
+    }
+
+    /// Records the scratch `region` measured while `step` ran.
+    func recordScratch(step: Int, _ region: ScratchRegion) {
+        guard isRecording, region.peakBytes > 0 else { return }
+        records[.scratch(step: step)] = Record(bytes: region.peakBytes, start: step, end: step)
     }
 
     /// Notes that a value living until step `lastUse` holds `storage`.

@@ -445,7 +445,12 @@ public final class CompiledGraph: Sendable {
             let results: [Value?]
             let started = Profiler.enabled ? DispatchTime.now().uptimeNanoseconds : 0
             do {
-                results = try step.kernel.run(args, context)
+                if let region = allocator?.scratchRegion(step: i) {
+                    results = try region.bind { try step.kernel.run(args, context) }
+                    allocator!.recordScratch(step: i, region)
+                } else {
+                    results = try step.kernel.run(args, context)
+                }
             } catch let error as EdgeError {
                 throw CompiledGraph.contextualize(error, step.description)
             }

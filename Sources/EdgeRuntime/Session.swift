@@ -1,4 +1,5 @@
 import EdgeIR
+import EdgeKernels
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -27,7 +28,7 @@ public final class Session: @unchecked Sendable {
     let graph: CompiledGraph
     let pool: WorkerPool
     private let lock = NSLock()
-    private var plans: [String: (plan: BufferPlan, arena: Arena)] = [:]
+    private(set) var plans: [String: (plan: BufferPlan, arena: Arena)] = [:]
     private var planOrder: [String] = []
 
     /// Pass the model with `consume` (`Session(model: consume model)`) when nothing else keeps it:
@@ -181,7 +182,9 @@ public final class Session: @unchecked Sendable {
             plans[signature] = (plan, Arena(byteCount: plan.arenaBytes))
             planOrder.append(signature)
             if planOrder.count > 4 { plans[planOrder.removeFirst()] = nil }
-            // The recording run's small tensors are freed by now, as are compile's leftovers.
+            // Kernel scratch now lives in the arena; the recording run's small tensors are freed
+            // by now, as are compile's leftovers.
+            Workspace.releaseCached()
             Session.returnFreeHeapPages()
         }
         return outputs.map(Session.detachedFromArena)
