@@ -221,7 +221,7 @@ public final class CompiledGraph: Sendable {
             let foldable = CompiledGraph.foldable(node) && inputNames.allSatisfy { constantValues[$0] != nil }
                 && node.subgraphs.isEmpty
             if foldable {
-                let context = ExecutionContext(options: options, pool: pool, allocator: nil)
+                let context = ExecutionContext(options: options, pool: pool, allocator: nil, folding: true)
                 context.nodeDescription = build.nodeDescription
                 let values = try node.inputs.map { name -> Value? in name.isEmpty ? nil : .tensor(constantValues[name]!) }
                 let results: [Value?]

@@ -127,10 +127,15 @@ public final class ExecutionContext: @unchecked Sendable {
     /// Storage objects allocated during the current step (for fp16 rounding of fresh outputs).
     var freshStorages: Set<ObjectIdentifier> = []
 
-    init(options: SessionOptions, pool: WorkerPool, allocator: BufferAllocator?) {
+    /// Whether unplanned buffers of `PageStorage.minimumBytes` or more get their own pages: in
+    /// the recording run and in compile's constant folding (see PageStorage).
+    let pageBacked: Bool
+
+    init(options: SessionOptions, pool: WorkerPool, allocator: BufferAllocator?, folding: Bool = false) {
         self.options = options
         self.pool = pool
         self.allocator = allocator
+        pageBacked = folding || allocator?.isRecording == true
     }
 
     public var threads: Int { options.threads }
@@ -163,7 +168,9 @@ public final class ExecutionContext: @unchecked Sendable {
         if let allocator, let planned = allocator.storage(step: currentStep, sequence: sequence, bytes: bytes, zeroed: zeroed) {
             storage = planned
         } else {
-            let owned = OwnedStorage(byteCount: bytes)  // zero-filled
+            // Zero-filled either way.
+            let paged = pageBacked && bytes >= PageStorage.minimumBytes ? PageStorage(byteCount: bytes) : nil
+            let owned: any TensorStorage = paged ?? OwnedStorage(byteCount: bytes)
             allocator?.record(step: currentStep, sequence: sequence, bytes: bytes, storage: owned)
             storage = owned
         }

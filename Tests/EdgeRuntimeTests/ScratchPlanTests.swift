@@ -49,3 +49,23 @@ final class ScratchPlanTests: XCTestCase {
         }
     }
 }
+
+/// `PageStorage`: the recording run and compile's folding give buffers of 16 KB or more their own
+/// pages; planned runs use the arena, and small buffers the heap. Contents start at zero either way.
+final class PageStorageTests: XCTestCase {
+    func testRecordingAndFoldingBuffersGetTheirOwnZeroedPages() throws {
+        let pool = WorkerPool(threads: 1)
+        let recording = ExecutionContext(options: SessionOptions(threads: 1), pool: pool, allocator: BufferAllocator(plan: nil, arena: nil))
+        let folding = ExecutionContext(options: SessionOptions(threads: 1), pool: pool, allocator: nil, folding: true)
+        let plain = ExecutionContext(options: SessionOptions(threads: 1), pool: pool, allocator: nil)
+        for context in [recording, folding] {
+            let big = try context.allocate(.float, [64, 64])        // 16 KB
+            XCTAssertTrue(big.storage is PageStorage)
+            XCTAssertTrue(big.scalars(as: Float.self).allSatisfy { $0 == 0 })
+            big.mutablePointer(Float.self)[4095] = 3
+            XCTAssertEqual(big.scalars(as: Float.self)[4095], 3)
+            XCTAssertTrue(try context.allocate(.float, [64, 63]).storage is OwnedStorage)
+        }
+        XCTAssertTrue(try plain.allocate(.float, [256, 256]).storage is OwnedStorage, "subgraph and unplanned runs keep the heap")
+    }
+}
