@@ -38,7 +38,10 @@ public final class ThreadPool: @unchecked Sendable {
         for w in 1..<max(1, threadCount) {
             // Workers hold the state strongly and never touch the pool object, so the pool can be
             // released at any time (even before a worker thread has started).
-            let t = Thread { state.workerLoop(w) }
+            let t = Thread {
+                ThreadPool.nameCurrentThread("edgeopt-w\(w)")
+                state.workerLoop(w)
+            }
             t.name = "edgeopt-worker-\(w)"
             t.stackSize = 1 << 20
             t.start()
@@ -46,6 +49,17 @@ public final class ThreadPool: @unchecked Sendable {
     }
 
     deinit { state.shutDown() }
+
+    /// Foundation's `Thread.name` does not reach the kernel on Linux; the kernel's name is what
+    /// top and perf show. pthread_setname_np is a GNU extension the Glibc module does not export.
+    private static func nameCurrentThread(_ name: String) {
+        #if canImport(Glibc)
+        typealias SetName = @convention(c) (pthread_t, UnsafePointer<CChar>) -> Int32
+        if let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "pthread_setname_np") {
+            _ = unsafeBitCast(symbol, to: SetName.self)(pthread_self(), name)
+        }
+        #endif
+    }
 
     /// Runs `body(index)` for every index in `0..<count` across the pool; returns when all ran.
     public func parallelFor(_ count: Int, _ body: (Int) -> Void) {
