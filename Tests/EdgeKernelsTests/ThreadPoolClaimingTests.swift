@@ -151,4 +151,20 @@ final class ThreadPoolClaimingTests: XCTestCase {
         // Deinit returns once every worker has left its loop.
         XCTAssertEqual(threadCount(), before, "worker threads still running")
     }
+
+    func testWorkersCarryTheirNameInTheKernel() throws {
+        try XCTSkipUnless(FileManager.default.fileExists(atPath: "/proc/thread-self/comm"), "Linux only")
+        let pool = ThreadPool(threads: 2)
+        let names = Mutex<Set<String>>([])
+        // Enough slow indices that worker 1 joins at least once.
+        for _ in 0..<50 where !names.withLock({ $0.contains("edgeopt-w1") }) {
+            pool.parallelFor(8) { _, worker in
+                usleep(200)
+                let name = (try? String(contentsOfFile: "/proc/thread-self/comm", encoding: .utf8))?
+                    .trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+                if worker > 0 { names.withLock { _ = $0.insert(name) } }
+            }
+        }
+        XCTAssertEqual(names.withLock { $0 }, ["edgeopt-w1"])
+    }
 }
