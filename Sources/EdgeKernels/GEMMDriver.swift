@@ -187,6 +187,13 @@ struct GEMMDriver {
                     for q in q0..<q1 {
                         let j = jc + q * nr, cols = min(nr, n - j)
                         let bp = bPanels + q * nr * kcb
+                        // A partial last panel through the narrow tiles (a full tile would spend
+                        // up to half its FMAs on padding), unless it lacks only 1–2 columns.
+                        if cols < nr, ks.narrow != nil, case .float = output, cols <= nr - 3 {
+                            narrowPanels(aPanels, panels: ip1 - ip0, i0: i0, bp, ldb: nr, kcb: kcb, j: j, cols: cols,
+                                         first: first, last: last, epi: epi)
+                            continue
+                        }
                         for ip in 0..<(ip1 - ip0) {
                             let i = i0 + ip * mr, tileRows = min(mr, m - i)
                             computeTile(aPanels + ip * mr * kcb, bp, kcb: kcb, i: i, j: j, rows: tileRows, cols: cols,
@@ -268,6 +275,47 @@ struct GEMMDriver {
                 if first { for t in 0..<cols { dst[t] = Int32(src[t]) } }
                 else { for t in 0..<cols { dst[t] &+= Int32(src[t]) } }
             }
+        }
+    }
+
+    /// One NR-column strip (cols ≤ NR columns at j) of a row chunk's `panels` MR panels through
+    /// the narrow tiles: full or half-width tiles stored in place, then the last cols mod 16
+    /// columns by the columns kernel (see NarrowTiles). B's rows are `ldb` apart (NR in a packed
+    /// panel, N in place). Float output only.
+    private func narrowPanels(_ ap: UnsafePointer<Float>, panels: Int, i0: Int, _ bp: UnsafePointer<Float>, ldb: Int, kcb: Int,
+                              j: Int, cols: Int, first: Bool, last: Bool, epi: DecodedEpilogue) {
+        guard case let .float(c, ldc, beta, _) = output, let narrow = ks.narrow else { return }
+        let mr = ks.mr, nr = ks.nr
+        let chunkRows = min(panels * mr, m - i0)
+        let cBlock = c + i0 * ldc + j
+        if first && beta != 0 && beta != 1 {
+            for r in 0..<chunkRows { for t in 0..<cols { cBlock[r * ldc + t] *= beta } }
+        }
+        let accumulate = !first || beta != 0
+        // Bias and none/relu/clip fused on the last k-block; other epilogues as a pass after.
+        let fuse = last && epi.fusable && !epi.identity
+        let code = fuse ? epi.code : 0
+        let vector = cols == nr ? nr : cols >= narrow.halfWidth ? narrow.halfWidth : 0
+        let rest = cols - vector
+        if vector > 0 {
+            for ip in 0..<panels {
+                let i = i0 + ip * mr
+                narrow.general(min(mr, m - i), vector, kcb, ap + ip * mr * kcb, bp, ldb, c + i * ldc + j, ldc, accumulate,
+                               fuse ? epi.rowBias.map { $0 + i } : nil, code, epi.p0, epi.p1)
+            }
+        }
+        if rest > 0 {
+            let group = narrow.columnPanels(rest)
+            var ip = 0
+            while ip < panels {
+                let count = min(group, panels - ip), i = i0 + ip * mr
+                narrow.columns(count, min(count * mr, m - i), rest, kcb, ap + ip * mr * kcb, mr * kcb, bp + vector, ldb,
+                               c + i * ldc + j + vector, ldc, accumulate, fuse ? epi.rowBias.map { $0 + i } : nil, code, epi.p0, epi.p1)
+                ip += count
+            }
+        }
+        if last && !epi.identity && !fuse {
+            ks.epilogueBlock(cBlock, ldc, chunkRows, cols, epi.rowBias.map { $0 + i0 }, epi.colBias.map { $0 + j }, epi.code, epi.p0, epi.p1)
         }
     }
 

@@ -91,6 +91,8 @@ struct KernelSet: Sendable {
     var tileFused: FusedTile? = nil
     /// Partial-height fused tile (nil where not provided).
     var tileFusedRows: FusedRowsTile? = nil
+    /// Partial-panel and in-place-B tiles (nil where not provided; see NarrowTiles).
+    var narrow: NarrowTiles? = nil
     /// Winograd transforms; nil where not provided (then 3×3 convs stay on im2col).
     var winogradInput: WinogradInput? = nil
     var winogradOutput: WinogradOutput? = nil
@@ -122,6 +124,8 @@ struct KernelSet: Sendable {
         floatToHalf: AVX512Kernels.floatToHalf, halfToFloat: AVX512Kernels.halfToFloat,
         floatToBFloat16: AVX512Kernels.floatToBFloat16, bfloat16ToFloat: AVX512Kernels.bfloat16ToFloat,
         tileFused: AVX512Kernels.tileFused, tileFusedRows: AVX512Kernels.tileFusedRows,
+        narrow: NarrowTiles(general: AVX512Kernels.tileGeneral, columns: AVX512Kernels.tileColumns,
+                            columnPanels: AVX512Kernels.columnPanels, halfWidth: 16),
         winogradInput: AVX512Kernels.winogradInput, winogradOutput: AVX512Kernels.winogradOutput,
         winogradWeightRows: AVX512Kernels.winogradWeightRows)
 
@@ -132,4 +136,22 @@ struct KernelSet: Sendable {
         case .avx512: return .avx512
         }
     }
+}
+
+/// Tiles for a GEMM's last, partial NR panel and for a right operand read in place
+/// (AVX512NarrowTiles.swift): `general` multiplies the first rows × (halfWidth or nr) columns of
+/// an MR panel with B's rows `ldb` apart and the none/relu/clip epilogue fused; `columns` takes
+/// the last few (< halfWidth) columns with the output channels along the vector lanes, for up to
+/// `columnPanels(cols)` MR panels at once. Both are bit-identical to the full tile.
+struct NarrowTiles: Sendable {
+    /// (rows, width, kc, a, b, ldb, c, ldc, accumulate, rowBias, code, p0, p1)
+    typealias General = @Sendable (Int, Int, Int, UnsafePointer<Float>, UnsafePointer<Float>, Int, UnsafeMutablePointer<Float>, Int, Bool,
+                                   UnsafePointer<Float>?, Int, Float, Float) -> Void
+    /// (panels, rows, cols, kc, a, aPanelStride, b, ldb, c, ldc, accumulate, rowBias, code, p0, p1)
+    typealias Columns = @Sendable (Int, Int, Int, Int, UnsafePointer<Float>, Int, UnsafePointer<Float>, Int, UnsafeMutablePointer<Float>, Int,
+                                   Bool, UnsafePointer<Float>?, Int, Float, Float) -> Void
+    let general: General
+    let columns: Columns
+    let columnPanels: @Sendable (Int) -> Int
+    let halfWidth: Int
 }

@@ -42,21 +42,20 @@ public enum AVX512Kernels {
     public static func tileFusedRows(_ rows: Int, _ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
                                      _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ accumulate: Bool,
                                      _ rowBias: UnsafePointer<Float>?, _ code: Int, _ p0: Float, _ p1: Float) {
-        if rows <= 4 {
-            tileImpl(kc, a, b, c, ldc, accumulate, rowBias, code, p0, p1, rows: rows, computed: 4)
-        } else if rows <= 8 {
-            tileImpl(kc, a, b, c, ldc, accumulate, rowBias, code, p0, p1, rows: rows, computed: 8)
-        } else {
-            tileImpl(kc, a, b, c, ldc, accumulate, rowBias, code, p0, p1, rows: rows)
-        }
+        // Through the single-call wrappers of AVX512NarrowTiles.swift: with the three tileImpl
+        // calls inlined here, one of them was left outlined and unspecialised.
+        let f = rows > 8 ? general32x14 : rows > 4 ? general32x8 : general32x4
+        f(rows, kc, a, b, 32, c, ldc, accumulate, rowBias, code, p0, p1)
     }
 
     @inline(__always) static func tileImpl(_ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
                                            _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ accumulate: Bool,
                                            _ rowBias: UnsafePointer<Float>?, _ code: Int, _ p0: Float, _ p1: Float, rows: Int,
-                                           computed: Int = 14) {
+                                           computed: Int = 14, ldb: Int = 32, wide: Bool = true) {
         // `computed` (a constant at every call, so the guards fold away): rows whose products are
-        // formed; rows past it stay 0 and are never stored (rows ≤ computed).
+        // formed; rows past it stay 0 and are never stored (rows ≤ computed). `wide` (also a
+        // constant): 32 columns, else only the left 16 (b1 is never loaded, the c·_1 never stored).
+        // `ldb`: distance between B's rows, 32 in a packed panel, N when B is read in place.
         var c0_0 = SIMD16<Float>(repeating: 0); var c0_1 = SIMD16<Float>(repeating: 0)
         var c1_0 = SIMD16<Float>(repeating: 0); var c1_1 = SIMD16<Float>(repeating: 0)
         var c2_0 = SIMD16<Float>(repeating: 0); var c2_1 = SIMD16<Float>(repeating: 0)
@@ -74,25 +73,25 @@ public enum AVX512Kernels {
         var pa = a, pb = b
         for _ in 0..<kc {
             let b0 = UnsafeRawPointer(pb + 0).loadUnaligned(as: SIMD16<Float>.self)
-            let b1 = UnsafeRawPointer(pb + 16).loadUnaligned(as: SIMD16<Float>.self)
-            let a0 = SIMD16<Float>(repeating: pa[0]); c0_0 = c0_0.addingProduct(a0, b0); c0_1 = c0_1.addingProduct(a0, b1)
-            let a1 = SIMD16<Float>(repeating: pa[1]); c1_0 = c1_0.addingProduct(a1, b0); c1_1 = c1_1.addingProduct(a1, b1)
-            let a2 = SIMD16<Float>(repeating: pa[2]); c2_0 = c2_0.addingProduct(a2, b0); c2_1 = c2_1.addingProduct(a2, b1)
-            let a3 = SIMD16<Float>(repeating: pa[3]); c3_0 = c3_0.addingProduct(a3, b0); c3_1 = c3_1.addingProduct(a3, b1)
-            if computed > 4 { let a4 = SIMD16<Float>(repeating: pa[4]); c4_0 = c4_0.addingProduct(a4, b0); c4_1 = c4_1.addingProduct(a4, b1) }
-            if computed > 5 { let a5 = SIMD16<Float>(repeating: pa[5]); c5_0 = c5_0.addingProduct(a5, b0); c5_1 = c5_1.addingProduct(a5, b1) }
-            if computed > 6 { let a6 = SIMD16<Float>(repeating: pa[6]); c6_0 = c6_0.addingProduct(a6, b0); c6_1 = c6_1.addingProduct(a6, b1) }
-            if computed > 7 { let a7 = SIMD16<Float>(repeating: pa[7]); c7_0 = c7_0.addingProduct(a7, b0); c7_1 = c7_1.addingProduct(a7, b1) }
-            if computed > 8 { let a8 = SIMD16<Float>(repeating: pa[8]); c8_0 = c8_0.addingProduct(a8, b0); c8_1 = c8_1.addingProduct(a8, b1) }
-            if computed > 9 { let a9 = SIMD16<Float>(repeating: pa[9]); c9_0 = c9_0.addingProduct(a9, b0); c9_1 = c9_1.addingProduct(a9, b1) }
-            if computed > 10 { let a10 = SIMD16<Float>(repeating: pa[10]); c10_0 = c10_0.addingProduct(a10, b0); c10_1 = c10_1.addingProduct(a10, b1) }
-            if computed > 11 { let a11 = SIMD16<Float>(repeating: pa[11]); c11_0 = c11_0.addingProduct(a11, b0); c11_1 = c11_1.addingProduct(a11, b1) }
-            if computed > 12 { let a12 = SIMD16<Float>(repeating: pa[12]); c12_0 = c12_0.addingProduct(a12, b0); c12_1 = c12_1.addingProduct(a12, b1) }
-            if computed > 13 { let a13 = SIMD16<Float>(repeating: pa[13]); c13_0 = c13_0.addingProduct(a13, b0); c13_1 = c13_1.addingProduct(a13, b1) }
-            pa += 14; pb += 32
+            let b1 = wide ? UnsafeRawPointer(pb + 16).loadUnaligned(as: SIMD16<Float>.self) : b0
+            let a0 = SIMD16<Float>(repeating: pa[0]); c0_0 = c0_0.addingProduct(a0, b0); if wide { c0_1 = c0_1.addingProduct(a0, b1) }
+            let a1 = SIMD16<Float>(repeating: pa[1]); c1_0 = c1_0.addingProduct(a1, b0); if wide { c1_1 = c1_1.addingProduct(a1, b1) }
+            let a2 = SIMD16<Float>(repeating: pa[2]); c2_0 = c2_0.addingProduct(a2, b0); if wide { c2_1 = c2_1.addingProduct(a2, b1) }
+            let a3 = SIMD16<Float>(repeating: pa[3]); c3_0 = c3_0.addingProduct(a3, b0); if wide { c3_1 = c3_1.addingProduct(a3, b1) }
+            if computed > 4 { let a4 = SIMD16<Float>(repeating: pa[4]); c4_0 = c4_0.addingProduct(a4, b0); if wide { c4_1 = c4_1.addingProduct(a4, b1) } }
+            if computed > 5 { let a5 = SIMD16<Float>(repeating: pa[5]); c5_0 = c5_0.addingProduct(a5, b0); if wide { c5_1 = c5_1.addingProduct(a5, b1) } }
+            if computed > 6 { let a6 = SIMD16<Float>(repeating: pa[6]); c6_0 = c6_0.addingProduct(a6, b0); if wide { c6_1 = c6_1.addingProduct(a6, b1) } }
+            if computed > 7 { let a7 = SIMD16<Float>(repeating: pa[7]); c7_0 = c7_0.addingProduct(a7, b0); if wide { c7_1 = c7_1.addingProduct(a7, b1) } }
+            if computed > 8 { let a8 = SIMD16<Float>(repeating: pa[8]); c8_0 = c8_0.addingProduct(a8, b0); if wide { c8_1 = c8_1.addingProduct(a8, b1) } }
+            if computed > 9 { let a9 = SIMD16<Float>(repeating: pa[9]); c9_0 = c9_0.addingProduct(a9, b0); if wide { c9_1 = c9_1.addingProduct(a9, b1) } }
+            if computed > 10 { let a10 = SIMD16<Float>(repeating: pa[10]); c10_0 = c10_0.addingProduct(a10, b0); if wide { c10_1 = c10_1.addingProduct(a10, b1) } }
+            if computed > 11 { let a11 = SIMD16<Float>(repeating: pa[11]); c11_0 = c11_0.addingProduct(a11, b0); if wide { c11_1 = c11_1.addingProduct(a11, b1) } }
+            if computed > 12 { let a12 = SIMD16<Float>(repeating: pa[12]); c12_0 = c12_0.addingProduct(a12, b0); if wide { c12_1 = c12_1.addingProduct(a12, b1) } }
+            if computed > 13 { let a13 = SIMD16<Float>(repeating: pa[13]); c13_0 = c13_0.addingProduct(a13, b0); if wide { c13_1 = c13_1.addingProduct(a13, b1) } }
+            pa += 14; pb += ldb
         }
         @inline(__always) func fin(_ v: SIMD16<Float>, _ r: Int, _ off: Int) {
-            if r >= rows { return }
+            if r >= rows || (off != 0 && !wide) { return }
             let p = c + (r &* ldc &+ off)
             var x = v
             if accumulate { x += load(p) }
