@@ -131,6 +131,15 @@ func runAll(_ config: Config) {
         ConvCase(name: "conv mobilenetv2-dw3x3 32 112", g: ConvGeometry(inChannels: 32, outChannels: 32, groups: 32, inputSize: [112, 112],
                  kernelSize: [3, 3], padsBegin: [1, 1], padsEnd: [1, 1])),
         ConvCase(name: "conv mobilenetv2-1x1 144->24 56", g: ConvGeometry(inChannels: 144, outChannels: 24, inputSize: [56, 56], kernelSize: [1, 1])),
+        // N = 49 and 196: a partial last column panel (17 and 4 of 32 columns).
+        ConvCase(name: "conv mobilenetv2-1x1 320->1280 7", g: ConvGeometry(inChannels: 320, outChannels: 1280, inputSize: [7, 7], kernelSize: [1, 1])),
+        ConvCase(name: "conv mobilenetv2-1x1 960->320 7", g: ConvGeometry(inChannels: 960, outChannels: 320, inputSize: [7, 7], kernelSize: [1, 1])),
+        ConvCase(name: "conv resnet50-1x1 512->2048 7", g: ConvGeometry(inChannels: 512, outChannels: 2048, inputSize: [7, 7], kernelSize: [1, 1])),
+        ConvCase(name: "conv resnet50-1x1 256->1024 14", g: ConvGeometry(inChannels: 256, outChannels: 1024, inputSize: [14, 14], kernelSize: [1, 1])),
+        // Small M: B's packing is a large share (SqueezeNet's squeeze layers).
+        ConvCase(name: "conv squeezenet-1x1 128->16 55", g: ConvGeometry(inChannels: 128, outChannels: 16, inputSize: [55, 55], kernelSize: [1, 1])),
+        ConvCase(name: "conv squeezenet-1x1 16->64 55", g: ConvGeometry(inChannels: 16, outChannels: 64, inputSize: [55, 55], kernelSize: [1, 1])),
+        ConvCase(name: "conv squeezenet-1x1 384->48 13", g: ConvGeometry(inChannels: 384, outChannels: 48, inputSize: [13, 13], kernelSize: [1, 1])),
     ]
     for cc in convs {
         let g = cc.g
