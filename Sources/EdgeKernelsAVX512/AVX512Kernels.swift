@@ -73,7 +73,9 @@ public enum AVX512Kernels {
         var pa = a, pb = b
         for _ in 0..<kc {
             let b0 = UnsafeRawPointer(pb + 0).loadUnaligned(as: SIMD16<Float>.self)
-            let b1 = wide ? UnsafeRawPointer(pb + 16).loadUnaligned(as: SIMD16<Float>.self) : b0
+            // (Unconditional: with the load under `wide ? … : b0` the optimizer outlined it as a call
+            // and spilled every accumulator around it. Unused and dropped when !wide.)
+            let b1 = UnsafeRawPointer(pb + (wide ? 16 : 0)).loadUnaligned(as: SIMD16<Float>.self)
             let a0 = SIMD16<Float>(repeating: pa[0]); c0_0 = c0_0.addingProduct(a0, b0); if wide { c0_1 = c0_1.addingProduct(a0, b1) }
             let a1 = SIMD16<Float>(repeating: pa[1]); c1_0 = c1_0.addingProduct(a1, b0); if wide { c1_1 = c1_1.addingProduct(a1, b1) }
             let a2 = SIMD16<Float>(repeating: pa[2]); c2_0 = c2_0.addingProduct(a2, b0); if wide { c2_1 = c2_1.addingProduct(a2, b1) }
@@ -90,14 +92,19 @@ public enum AVX512Kernels {
             if computed > 13 { let a13 = SIMD16<Float>(repeating: pa[13]); c13_0 = c13_0.addingProduct(a13, b0); if wide { c13_1 = c13_1.addingProduct(a13, b1) } }
             pa += 14; pb += ldb
         }
+        // Relu and clip as one clamp to [lo, hi] (relu: [0, +∞), none: (−∞, +∞)), the same values
+        // as the separate forms (NaN passes, as x < lo and x > hi are false), without a branch per
+        // store: 28 stores × 3 branches made the function large enough that the optimizer stopped
+        // inlining the B loads of the k loop (a call per load, every accumulator spilled around it).
+        let lo = SIMD16<Float>(repeating: code == ActivationCode.relu ? 0 : code == ActivationCode.clip ? p0 : -.infinity)
+        let hi = SIMD16<Float>(repeating: code == ActivationCode.clip ? p1 : .infinity)
         @inline(__always) func fin(_ v: SIMD16<Float>, _ r: Int, _ off: Int) {
             if r >= rows || (off != 0 && !wide) { return }
             let p = c + (r &* ldc &+ off)
             var x = v
             if accumulate { x += load(p) }
             if let rowBias { x += SIMD16<Float>(repeating: rowBias[r]) }
-            if code == ActivationCode.relu { x = x.replacing(with: 0, where: x .< 0) }
-            else if code == ActivationCode.clip { x = x.replacing(with: p0, where: x .< p0).replacing(with: p1, where: x .> p1) }
+            x = x.replacing(with: lo, where: x .< lo).replacing(with: hi, where: x .> hi)
             store(x, p)
         }
         fin(c0_0, 0, 0)
