@@ -3,7 +3,7 @@ import XCTest
 
 /// The last, partial NR panel of a GEMM (N not a multiple of the tile width) goes through the
 /// narrow tiles on AVX-512: a half-width tile and the columns kernel (output channels along the
-/// lanes, several MR panels at once). Checked against the double-precision reference, and bit for
+/// lanes, several MR panels at once); a row-major B is read in place instead of packed. Checked against the double-precision reference, and bit for
 /// bit against the same columns computed by full tiles (the same products summed in the same
 /// order): the columns of C = A·B do not depend on how many other columns B has.
 final class GEMMTailTests: XCTestCase {
@@ -69,6 +69,39 @@ final class GEMMTailTests: XCTestCase {
                 checkTail(isa: isa, m: 40, n: 196, k: 257, activation: .sigmoid, bias: 2, threads: threads, packedA: true)
                 checkTail(isa: isa, m: 33, n: 169, k: 48, beta: 1, activation: .relu, threads: threads, packedA: true)
                 checkTail(isa: isa, m: 9, n: 49, k: 20, bias: 1, threads: threads)
+            }
+        }
+    }
+
+    /// A row-major B is read in place (no packing): bit for bit the same as from a pre-packed B,
+    /// for small and ragged M (1 to 3 MR panels, last panels of 2…13 rows), every kind of last
+    /// column panel, a row stride larger than N, several k-blocks, beta, both biases, fused and
+    /// unfused activations, on 1 and 2 threads; and close to the reference.
+    func testInPlaceBMatchesPackedB() {
+        var rng = TestRandom(seed: 29)
+        for isa in KernelISA.supported {
+            for (m, n, k, pad) in [(8, 49, 300, 0), (16, 169, 64, 3), (24, 3136 / 8, 144, 0), (13, 33, 517, 5), (41, 90, 7, 1), (30, 47, 1, 0)] {
+                for threads in [1, 2] {
+                    let ldb = n + pad
+                    let a = rng.floats(m * k), b = rng.floats(k * ldb), c0 = rng.floats(m * n), bias = rng.floats(max(m, n))
+                    let act: Activation = threads == 1 ? .relu : .hardSwish
+                    let epi = Epilogue(bias: m % 2 == 0 ? .perRow(bias) : .perColumn(bias), activation: act)
+                    let beta: Float = k % 2 == 0 ? 0 : 0.75
+                    var inPlace = c0, packed = c0
+                    let pool = threads == 2 ? pool2 : nil
+                    Kernels.sgemm(m: m, n: n, k: k, a: a, lda: k, b: b, ldb: ldb, beta: beta, c: &inPlace, ldc: n,
+                                  epilogue: epi, pool: pool, isa: isa)
+                    let pb = PackedMatrix(packingB: b, k: k, n: n, ldb: ldb, isa: isa)
+                    Kernels.sgemm(m: m, a: a, lda: k, packedB: pb, beta: beta, c: &packed, ldc: n, epilogue: epi, pool: pool)
+                    let label = "\(isa) m=\(m) n=\(n) k=\(k) ldb=\(ldb) t=\(threads)"
+                    XCTAssertEqual(inPlace, packed, label)
+                    var want = Reference.gemm(transA: false, transB: false, m: m, n: n, k: k, alpha: 1, a: a, lda: k, b: b, ldb: ldb,
+                                              beta: beta, c: c0, ldc: n)
+                    for i in 0..<m { for j in 0..<n {
+                        want[i * n + j] = Reference.activate(want[i * n + j] + (m % 2 == 0 ? bias[i] : bias[j]), act)
+                    } }
+                    assertClose(inPlace, want, rtol: 1e-4, atol: 1e-4 * Float(k).squareRoot(), label)
+                }
             }
         }
     }
