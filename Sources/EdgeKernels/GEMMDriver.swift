@@ -118,8 +118,7 @@ struct GEMMDriver {
                     packSlice = { q0, q1 in
                         let j0 = q0 * nr, cols = min(ncb, q1 * nr) - j0
                         if cols > 0 {
-                            packBPanels(ptr, ldb: ld, trans: trans, p0: pc, kcb: kcb, j0: jc + j0, cols: cols,
-                                        nr: nr, alpha: alphaB, into: buf + q0 * nr * kcb)
+                            ks.packB(ptr, ld, trans, pc, kcb, jc + j0, cols, nr, alphaB, buf + q0 * nr * kcb)
                         }
                     }
                 case let .custom(pack):

@@ -69,6 +69,8 @@ struct KernelSet: Sendable {
     /// 2-D max pooling of one plane: geometry [ih, iw, oh, ow, kh, kw, sh, sw (1 or 2), padTop, padLeft].
     /// Implicit im2col packer (Shared/Im2ColImpl.swift): (geometry, input, pad value, nr, p0, kcb, j0, cols, dst).
     typealias Im2ColPanels = @Sendable (UnsafePointer<Int>, UnsafePointer<Float>, Float, Int, Int, Int, Int, Int, UnsafeMutablePointer<Float>) -> Void
+    /// B-panel packer (Shared/PackBImpl.swift): (b, ldb, trans, p0, kcb, j0, cols, nr, alpha, dst).
+    typealias PackB = @Sendable (UnsafePointer<Float>, Int, Bool, Int, Int, Int, Int, Int, Float, UnsafeMutablePointer<Float>) -> Void
     typealias MaxPool2D = @Sendable (UnsafePointer<Int>, UnsafePointer<Float>, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) -> Void
     typealias ToBits = @Sendable (UnsafePointer<Float>, UnsafeMutablePointer<UInt16>, Int) -> Void
     typealias FromBits = @Sendable (UnsafePointer<UInt16>, UnsafeMutablePointer<Float>, Int) -> Void
@@ -86,6 +88,7 @@ struct KernelSet: Sendable {
     let depthwiseScratchCount: @Sendable ([Int]) -> Int
     let maxPool2D: MaxPool2D
     let im2colPanels: Im2ColPanels
+    let packB: PackB
     let floatToHalf: ToBits, halfToFloat: FromBits, floatToBFloat16: ToBits, bfloat16ToFloat: FromBits
     /// Full tile with the epilogue fused (nil where not provided).
     var tileFused: FusedTile? = nil
@@ -102,7 +105,7 @@ struct KernelSet: Sendable {
         isa: .portable, mr: PortableKernels.mr, nr: PortableKernels.nr, kc: 256, mc: 128, nc: 4096,
         tile: PortableKernels.tile, tile1: PortableKernels.tile1, tileHalf: nil, epilogueRow: PortableKernels.epilogueRow, epilogueBlock: PortableKernels.epilogueBlock,
         epilogueResidual: PortableKernels.epilogueResidual,
-        depthwisePlane: PortableKernels.depthwisePlane, depthwiseScratchCount: PortableKernels.depthwiseScratchCount, maxPool2D: PortableKernels.maxPool2D, im2colPanels: PortableKernels.im2colPanels,
+        depthwisePlane: PortableKernels.depthwisePlane, depthwiseScratchCount: PortableKernels.depthwiseScratchCount, maxPool2D: PortableKernels.maxPool2D, im2colPanels: PortableKernels.im2colPanels, packB: PortableKernels.packBPanels,
         floatToHalf: PortableKernels.floatToHalf, halfToFloat: PortableKernels.halfToFloat,
         floatToBFloat16: PortableKernels.floatToBFloat16, bfloat16ToFloat: PortableKernels.bfloat16ToFloat)
 
@@ -110,7 +113,7 @@ struct KernelSet: Sendable {
         isa: .avx2, mr: AVX2Kernels.mr, nr: AVX2Kernels.nr, kc: 256, mc: 144, nc: 4096,
         tile: AVX2Kernels.tile, tile1: AVX2Kernels.tile1, tileHalf: nil, epilogueRow: AVX2Kernels.epilogueRow, epilogueBlock: AVX2Kernels.epilogueBlock,
         epilogueResidual: AVX2Kernels.epilogueResidual,
-        depthwisePlane: AVX2Kernels.depthwisePlane, depthwiseScratchCount: AVX2Kernels.depthwiseScratchCount, maxPool2D: AVX2Kernels.maxPool2D, im2colPanels: AVX2Kernels.im2colPanels,
+        depthwisePlane: AVX2Kernels.depthwisePlane, depthwiseScratchCount: AVX2Kernels.depthwiseScratchCount, maxPool2D: AVX2Kernels.maxPool2D, im2colPanels: AVX2Kernels.im2colPanels, packB: AVX2Kernels.packBPanels,
         floatToHalf: AVX2Kernels.floatToHalf, halfToFloat: AVX2Kernels.halfToFloat,
         floatToBFloat16: AVX2Kernels.floatToBFloat16, bfloat16ToFloat: AVX2Kernels.bfloat16ToFloat,
         winogradInput: AVX2Kernels.winogradInput, winogradOutput: AVX2Kernels.winogradOutput,
@@ -120,7 +123,7 @@ struct KernelSet: Sendable {
         isa: .avx512, mr: AVX512Kernels.mr, nr: AVX512Kernels.nr, kc: 256, mc: 168, nc: 4096,
         tile: AVX512Kernels.tile, tile1: AVX512Kernels.tile1, tileHalf: AVX512Kernels.tileHalf, epilogueRow: AVX512Kernels.epilogueRow, epilogueBlock: AVX512Kernels.epilogueBlock,
         epilogueResidual: AVX512Kernels.epilogueResidual,
-        depthwisePlane: AVX512Kernels.depthwisePlane, depthwiseScratchCount: AVX512Kernels.depthwiseScratchCount, maxPool2D: AVX512Kernels.maxPool2D, im2colPanels: AVX512Kernels.im2colPanels,
+        depthwisePlane: AVX512Kernels.depthwisePlane, depthwiseScratchCount: AVX512Kernels.depthwiseScratchCount, maxPool2D: AVX512Kernels.maxPool2D, im2colPanels: AVX512Kernels.im2colPanels, packB: AVX512Kernels.packBPanels,
         floatToHalf: AVX512Kernels.floatToHalf, halfToFloat: AVX512Kernels.halfToFloat,
         floatToBFloat16: AVX512Kernels.floatToBFloat16, bfloat16ToFloat: AVX512Kernels.bfloat16ToFloat,
         tileFused: AVX512Kernels.tileFused, tileFusedRows: AVX512Kernels.tileFusedRows,

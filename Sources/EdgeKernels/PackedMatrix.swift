@@ -46,8 +46,7 @@ public final class PackedMatrix: @unchecked Sendable {
         var p0 = 0
         while p0 < k {
             let kcb = min(kc, k - p0)
-            packBPanels(b, ldb: ldb, trans: transposed, p0: p0, kcb: kcb, j0: 0, cols: n, nr: ks.nr, alpha: 1,
-                        into: storage + p0 * roundedExtent)
+            ks.packB(b, ldb, transposed, p0, kcb, 0, n, ks.nr, 1, storage + p0 * roundedExtent)
             p0 += kcb
         }
     }

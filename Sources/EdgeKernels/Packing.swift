@@ -2,6 +2,7 @@
 //   A: MR-row panels, each k-major: panel[p·MR + r] = alpha·op(A)[i0 + r, p0 + p]
 //   B: NR-column panels, each k-major: panel[p·NR + c] = alpha·op(B)[p0 + p, j0 + c]
 // Rows/columns past the matrix edge are zero-filled so the micro-kernel always runs a full tile.
+// B's packer is built per ISA (Shared/PackBImpl.swift, KernelSet.packB).
 
 @inline(__always) func packAPanels(_ a: UnsafePointer<Float>, lda: Int, trans: Bool, i0: Int, rows: Int,
                                    p0: Int, kcb: Int, mr: Int, alpha: Float, into dst: UnsafeMutablePointer<Float>) {
@@ -24,30 +25,6 @@
                 let dp = d + p * mr
                 if alpha == 1 { for r in 0..<rn { dp[r] = src[r] } }
                 else { for r in 0..<rn { dp[r] = alpha * src[r] } }
-            }
-        }
-    }
-}
-
-@inline(__always) func packBPanels(_ b: UnsafePointer<Float>, ldb: Int, trans: Bool, p0: Int, kcb: Int,
-                                   j0: Int, cols: Int, nr: Int, alpha: Float, into dst: UnsafeMutablePointer<Float>) {
-    let panels = (cols + nr - 1) / nr
-    for jp in 0..<panels {
-        let d = dst + jp * nr * kcb
-        let c0 = jp * nr, cn = min(nr, cols - c0)
-        if cn < nr { d.update(repeating: 0, count: nr * kcb) }
-        if !trans {
-            for p in 0..<kcb {
-                let src = b + (p0 + p) * ldb + j0 + c0
-                let dp = d + p * nr
-                if alpha == 1 { copyFloats(dp, src, cn) }
-                else { for c in 0..<cn { dp[c] = alpha * src[c] } }
-            }
-        } else {
-            for c in 0..<cn {
-                let src = b + (j0 + c0 + c) * ldb + p0
-                if alpha == 1 { for p in 0..<kcb { d[p * nr + c] = src[p] } }
-                else { for p in 0..<kcb { d[p * nr + c] = alpha * src[p] } }
             }
         }
     }

@@ -270,6 +270,11 @@ public enum AVX512Kernels {
                                       _ plane: UnsafeMutablePointer<Float>, _ bias: Float, _ code: Int, _ p0: Float, _ p1: Float) {
         winogradOutputImpl(geometry, src, tBegin, tEnd, plane, bias, code, p0, p1)
     }
+    /// B-panel packing (see Shared/PackBImpl.swift).
+    public static func packBPanels(_ b: UnsafePointer<Float>, _ ldb: Int, _ trans: Bool, _ p0: Int, _ kcb: Int, _ j0: Int, _ cols: Int,
+                            _ nr: Int, _ alpha: Float, _ dst: UnsafeMutablePointer<Float>) {
+        packBPanelsImpl(b, ldb, trans, p0, kcb, j0, cols, nr, alpha, dst)
+    }
     /// Implicit im2col panels (see Shared/Im2ColImpl.swift).
     public static func im2colPanels(_ geometry: UnsafePointer<Int>, _ input: UnsafePointer<Float>, _ padValue: Float, _ nr: Int,
                                     _ p0: Int, _ kcb: Int, _ j0: Int, _ cols: Int, _ dst: UnsafeMutablePointer<Float>) {

@@ -96,6 +96,11 @@ enum PortableKernels {
         DepthwiseShape(ih: g[0], iw: g[1], oh: g[2], ow: g[3], kh: g[4], kw: g[5], sh: g[6], sw: g[7],
                        padTop: g[8], padLeft: g[9], dh: g[10], dw: g[11]).scratchCount
     }
+    /// B-panel packing (see Shared/PackBImpl.swift).
+    static func packBPanels(_ b: UnsafePointer<Float>, _ ldb: Int, _ trans: Bool, _ p0: Int, _ kcb: Int, _ j0: Int, _ cols: Int,
+                            _ nr: Int, _ alpha: Float, _ dst: UnsafeMutablePointer<Float>) {
+        packBPanelsImpl(b, ldb, trans, p0, kcb, j0, cols, nr, alpha, dst)
+    }
     /// Implicit im2col panels (see Shared/Im2ColImpl.swift).
     static func im2colPanels(_ geometry: UnsafePointer<Int>, _ input: UnsafePointer<Float>, _ padValue: Float, _ nr: Int,
                                     _ p0: Int, _ kcb: Int, _ j0: Int, _ cols: Int, _ dst: UnsafeMutablePointer<Float>) {
