@@ -84,6 +84,21 @@ func runAll(_ config: Config) {
         }
     }
 
+    // Wide B with a power-of-two row stride (16 KB): B's strips are read in place with that
+    // stride, the worst case for cache-set conflicts; against the same product from packed B.
+    do {
+        let m = 256, n = 4096, k = 512
+        let a = randomFloats(m * k, seed: 10), b = randomFloats(k * n, seed: 11)
+        var c = [Float](repeating: 0, count: m * n)
+        bench("sgemm \(m)x\(n)x\(k)", flops: 2 * Double(m * n * k), config) {
+            Kernels.sgemm(m: m, n: n, k: k, a: a, lda: k, b: b, ldb: n, c: &c, ldc: n, pool: pool, isa: isa)
+        }
+        let packed = PackedMatrix(packingB: b, k: k, n: n, ldb: n, isa: isa)
+        bench("sgemm-packedB \(m)x\(n)x\(k)", flops: 2 * Double(m * n * k), config) {
+            Kernels.sgemm(m: m, a: a, lda: k, packedB: packed, c: &c, ldc: n, pool: pool)
+        }
+    }
+
     // Small M: batch-1 fully connected layer (ResNet-50 classifier, 1 × 2048 · 2048 × 1000).
     do {
         let m = 1, n = 1000, k = 2048
