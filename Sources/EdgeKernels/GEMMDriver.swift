@@ -2,7 +2,8 @@
 //
 //   for jc in N by NC:                       packed B block  (kc × nc)  ~ L2 (≤ 512 KB when packed per call)
 //     for pc in K by KC:
-//       pack B(pc, jc) in parallel over NR panels (unless pre-packed)
+//       pack B(pc, jc) in parallel over NR panels (unless pre-packed, or read in place:
+//       a row-major B with float output on AVX-512, see `directSource`)
 //       parallel over tasks = (row chunk of ≤ MC rows) × (column slice):
 //         pack A(chunk, pc) into the worker's buffer (unless pre-packed)        ~ L2
 //         for each NR panel of the slice:                                        ~ L1
@@ -10,6 +11,8 @@
 //
 // Row chunks are balanced to ±1 MR panel; when there are few of them (small M, e.g. a conv with
 // 32 output channels) the columns are split too, so both threads get equal work.
+// A last NR panel with fewer columns (N = 49: 32 + 17) goes through the narrow tiles where the ISA
+// has them (`narrowPanels`): a half-width tile and a columns kernel instead of a padded full tile.
 
 import Foundation
 
