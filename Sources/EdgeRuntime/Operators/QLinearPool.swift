@@ -56,15 +56,22 @@ final class QLinearGlobalAveragePoolKernel: TensorKernel {
         let m = sx / (sy * Float(l.size))
         let (qmin, qmax) = QLinearBinaryOperators.range(x.dtype)
         let lo = Float(qmin - zy), hi = Float(qmax - zy)
-        let values = QLinearBinaryOperators.widened(x)
-        let bias = -zx * Int32(l.size)
+        let bias = 0 &- zx &* Int32(l.size)  // wrapping, like the sum (int32 accumulation)
         let signed = x.dtype == .int8
-        let dst = out.mutableRawPointer
+        let src = x.rawPointer, dst = out.mutableRawPointer
+        let size = l.size, step = l.step
+        // Σ over one plane straight from the bytes (no widened int32 copy of X; a contiguous
+        // plane's loop vectorises).
+        @inline(__always) func planeSum<T: FixedWidthInteger>(_ p: UnsafePointer<T>) -> Int32 {
+            var acc: Int32 = 0
+            if step == 1 { for k in 0..<size { acc &+= Int32(truncatingIfNeeded: p[k]) } }
+            else { for k in 0..<size { acc &+= Int32(truncatingIfNeeded: p[k * step]) } }
+            return acc
+        }
         for p in 0..<l.planes {
-            var acc = bias
-            var k = l.start(p)
-            for _ in 0..<l.size { acc &+= values[k]; k += l.step }
-            let v = Swift.min(Swift.max(Float(acc) * m, lo), hi).rounded(.toNearestOrEven)
+            let start = src + l.start(p)
+            let sum = signed ? planeSum(start.assumingMemoryBound(to: Int8.self)) : planeSum(start.assumingMemoryBound(to: UInt8.self))
+            let v = Swift.min(Swift.max(Float(bias &+ sum) * m, lo), hi).rounded(.toNearestOrEven)
             QLinearBinaryOperators.store(Int32(v) + zy, dst, p, signed: signed)
         }
         return [out]
