@@ -79,14 +79,13 @@ extension Kernels {
     /// `inputSigned`, else uint8); `inputZeroPoint` must be a value of that type.
     public static func convInt8(_ weights: Int8ConvWeights, batch: Int = 1, input: UnsafeRawPointer, inputSigned: Bool,
                                 inputZeroPoint: Int32, output: UnsafeMutablePointer<Int32>, pool: ThreadPool? = nil) {
-        let panels: [VNNIRowPanels]
+        let g = weights.geometry
         switch weights.form {
         case let .float(w):
             if VNNI.enabled(nil), case let .depthwise(dw) = w.store.form(for: w.geometry) {
                 // The direct float depthwise kernel on (x − zx) and (w − zw), exact (≤ 256 taps of
                 // products ≤ 65025 stay below 2²⁴; see convInt8(ConvWeights…)), with the byte →
                 // float and float → int32 passes 16 lanes at a time.
-                let g = w.geometry
                 let count = batch * g.inChannels * g.inputPlane, outCount = batch * g.outChannels * g.outputPlane
                 Workspace.with(floats: count + outCount) { buf in
                     VNNIKernels.bytesToFloat(input, inputSigned, Float(inputZeroPoint), buf, count)
@@ -96,16 +95,63 @@ extension Kernels {
                 return
             }
             convInt8(w, batch: batch, input: input, inputSigned: inputSigned, inputZeroPoint: inputZeroPoint, output: output, pool: pool)
-            return
-        case let .vnni(p):
-            panels = p
+        case let .vnni(panels):
+            let cog = g.outChannels / g.groups, n = g.outputPlane
+            convVNNI(panels, g, batch: batch, input: input, inputSigned: inputSigned, inputZeroPoint: inputZeroPoint, pool: pool) { img, grp in
+                .int32(output + (img * g.outChannels + grp * cog) * n, ldc: n)
+            }
         }
+    }
+
+    /// `convInt8` followed by `requantize` with one row per output channel, into bytes
+    /// (batch × C_out × outputPlane): dst = clamp(roundHalfEven(Float(acc + bias[co])·m(co)) + zy,
+    /// lo, hi). The bytes are those of the two passes; the int32 tensor between them is not made:
+    /// - VNNI GEMM (1×1 and im2col convs): each 8×32 tile is requantized in registers. On
+    ///   MobileNetV2's 1×1 convs (K = 16…960) writing and re-reading the int32 result cost more
+    ///   than the products.
+    /// - depthwise: one channel plane at a time — bytes → float, the direct kernel, int32,
+    ///   requantize — while the plane is in cache, instead of three passes over whole tensors.
+    /// - otherwise (the float-exact GEMM, a non-finite multiplier): int32 scratch, then requantize.
+    public static func convInt8Requantized(_ weights: Int8ConvWeights, batch: Int = 1, input: UnsafeRawPointer, inputSigned: Bool,
+                                           inputZeroPoint: Int32, requantization rq: RowRequantization,
+                                           output: UnsafeMutableRawPointer, pool: ThreadPool? = nil) {
+        let g = weights.geometry
+        let cog = g.outChannels / g.groups, n = g.outputPlane
+        switch weights.form {
+        case let .vnni(panels) where rq.finite(rows: g.outChannels):
+            convVNNI(panels, g, batch: batch, input: input, inputSigned: inputSigned, inputZeroPoint: inputZeroPoint, pool: pool) { img, grp in
+                .requantized(output + (img * g.outChannels + grp * cog) * n, ldd: n, rq.rows(from: grp * cog))
+            }
+            return
+        case let .float(w):
+            if case let .depthwise(dw) = w.store.form(for: w.geometry) {
+                depthwiseInt8Requantized(dw, g, w.kernels, batch: batch, input: input, inputSigned: inputSigned,
+                                         inputZeroPoint: inputZeroPoint, rq: rq, output: output, pool: pool)
+                return
+            }
+        default:
+            break
+        }
+        let outCount = batch * g.outChannels * n
+        Workspace.with(floats: outCount) { buf in
+            let acc = UnsafeMutableRawPointer(buf).bindMemory(to: Int32.self, capacity: outCount)
+            convInt8(weights, batch: batch, input: input, inputSigned: inputSigned, inputZeroPoint: inputZeroPoint, output: acc, pool: pool)
+            for img in 0..<batch {
+                let off = img * g.outChannels * n
+                rq.apply(acc + off, rows: g.outChannels, cols: n, dst: output + off, pool: pool)
+            }
+        }
+    }
+
+    /// The VNNI conv: per image and group, W_g (rows, packed) × the input's byte im2col (columns),
+    /// written where `output(img, grp)` says.
+    private static func convVNNI(_ panels: [VNNIRowPanels], _ g: ConvGeometry, batch: Int, input: UnsafeRawPointer, inputSigned: Bool,
+                                 inputZeroPoint: Int32, pool: ThreadPool?, _ output: (Int, Int) -> VNNIOutput) {
         precondition(inputSigned ? (-128...127).contains(inputZeroPoint) : (0...255).contains(inputZeroPoint),
                      "input zero point \(inputZeroPoint) is not a value of the input type")
-        let g = weights.geometry
         let cig = g.inChannels / g.groups, cog = g.outChannels / g.groups
         let n = g.outputPlane, kdim = g.reductionSize
-        let inImage = g.inChannels * g.inputPlane, outImage = g.outChannels * n
+        let inImage = g.inChannels * g.inputPlane
         let side = VNNISide(signed: inputSigned, unsignedRole: true)
         let padByte = UInt8(truncatingIfNeeded: inputZeroPoint)
         for img in 0..<batch {
@@ -123,7 +169,44 @@ extension Kernels {
                     }, side: side, zeroPoint: .scalar(inputZeroPoint))
                 }
                 VNNIDriver(m: cog, n: n, k: kdim, rows: .packed(panels[grp]), columns: columns, rowsUnsigned: false,
-                           c: output + img * outImage + grp * cog * n, ldc: n, pool: pool).run()
+                           output: output(img, grp), pool: pool).run()
+            }
+        }
+    }
+
+    /// The int8 depthwise conv requantized plane by plane (see `convInt8Requantized`): each
+    /// worker converts one input plane to the exact floats x − zx, runs the direct kernel on it
+    /// (exact, see `convInt8(ConvWeights…)`), and requantizes the plane's sums, all in its scratch.
+    private static func depthwiseInt8Requantized(_ weights: [Float], _ g: ConvGeometry, _ ks: KernelSet, batch: Int,
+                                                 input: UnsafeRawPointer, inputSigned: Bool, inputZeroPoint: Int32,
+                                                 rq: RowRequantization, output: UnsafeMutableRawPointer, pool: ThreadPool?) {
+        let o = g.outputSize
+        // The depthwise kernel's geometry vector (as `Kernels.depthwise` passes it).
+        let geo = [g.inputSize[0], g.inputSize[1], o[0], o[1], g.kernelSize[0], g.kernelSize[1], g.strides[0], g.strides[1],
+                   g.padsBegin[0], g.padsBegin[1], g.dilations[0], g.dilations[1]]
+        let channels = g.outChannels, inPlane = g.inputPlane, outPlane = o[0] * o[1], kPlane = g.kernelPlane
+        let (code, p0, p1) = Activation.none.encoded
+        // Per worker: the float input plane, the float output plane and an int32 one (used only
+        // off the vector path), the kernel's scratch.
+        let kernelScratch = ks.depthwiseScratchCount(geo)
+        let perWorker = (inPlane + 2 * outPlane + kernelScratch + 15) / 16 * 16
+        let workers = pool?.threadCount ?? 1
+        let vector = VNNI.active
+        Workspace.with(floats: perWorker * workers) { scratch in
+            weights.withUnsafeBufferPointer { w in
+                let wp = w.baseAddress!
+                let body: (Int, Int) -> Void = { plane, worker in
+                    let ch = plane % channels
+                    let xf = scratch + worker * perWorker, yf = xf + inPlane, kernelBuf = yf + 2 * outPlane
+                    let acc = UnsafeMutableRawPointer(yf + outPlane).bindMemory(to: Int32.self, capacity: outPlane)
+                    let x = input + plane * inPlane
+                    if vector { VNNIKernels.bytesToFloat(x, inputSigned, Float(inputZeroPoint), xf, inPlane) }
+                    else { bytesToFloat(x, signed: inputSigned, zeroPoint: inputZeroPoint, into: xf, count: inPlane) }
+                    ks.depthwisePlane(geo, xf, wp + ch * kPlane, 0, yf, kernelBuf, code, p0, p1)
+                    rq.floatRow(ch, yf, outPlane, output + plane * outPlane, scratch: acc)
+                }
+                if let pool, pool.threadCount > 1 { pool.parallelFor(batch * channels, body) }
+                else { for p in 0..<batch * channels { body(p, 0) } }
             }
         }
     }

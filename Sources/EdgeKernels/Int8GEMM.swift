@@ -52,7 +52,7 @@ extension Kernels {
             VNNIDriver(m: m, n: n, k: k,
                        rows: .raw(a, ld: lda, side: VNNISide(signed: aSigned, unsignedRole: true), zeroPoint: aZeroPoint),
                        columns: .rows({ p, j0, _, _ in b + p * ldb + j0 }, side: bSide, zeroPoint: bZeroPoint),
-                       rowsUnsigned: true, c: c, ldc: ldc, pool: pool).run()
+                       rowsUnsigned: true, output: .int32(c, ldc: ldc), pool: pool).run()
             return
         }
         let ks = KernelSet.forISA(isa)
@@ -85,7 +85,7 @@ extension Kernels {
         case let .vnni(panels):
             VNNIDriver(m: m, n: packedB.cols, k: packedB.rows,
                        rows: .raw(a, ld: lda, side: VNNISide(signed: aSigned, unsignedRole: true), zeroPoint: aZeroPoint),
-                       columns: .packed(panels), rowsUnsigned: true, c: c, ldc: ldc, pool: pool).run()
+                       columns: .packed(panels), rowsUnsigned: true, output: .int32(c, ldc: ldc), pool: pool).run()
         case let .float(pm):
             gemmInt8(m: m, a: a, aSigned: aSigned, lda: lda, aZeroPoint: aZeroPoint, packedB: pm, c: c, ldc: ldc, pool: pool)
         }

@@ -169,18 +169,37 @@ enum VNNIColumns {
               side: VNNISide, zeroPoint: ZeroPoint)
 }
 
+/// Where a VNNI GEMM writes C.
+enum VNNIOutput {
+    case int32(UnsafeMutablePointer<Int32>, ldc: Int)
+    /// Each row of C requantized to bytes (dst[i·ldd + j]) by the tile's epilogue, so the int32
+    /// result never goes through memory. Rows operand `.packed` only; every multiplier finite.
+    case requantized(UnsafeMutableRawPointer, ldd: Int, RowRequantization)
+}
+
 struct VNNIDriver {
     let m: Int, n: Int, k: Int
     let rows: VNNIRows
     let columns: VNNIColumns
     /// The rows operand feeds vpdpbusd's unsigned input.
     let rowsUnsigned: Bool
-    let c: UnsafeMutablePointer<Int32>, ldc: Int
+    let output: VNNIOutput
     let pool: ThreadPool?
 
     func run() {
         if m <= 0 || n <= 0 { return }
-        if k <= 0 { for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) }; return }
+        if k <= 0 {
+            switch output {
+            case let .int32(c, ldc): for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) }
+            case let .requantized(d, ldd, rq):
+                Workspace.with(floats: n) { buf in
+                    let zeros = UnsafeMutableRawPointer(buf).bindMemory(to: Int32.self, capacity: n)
+                    zeros.update(repeating: 0, count: n)
+                    for i in 0..<m { rq.row(i, zeros, n, d + i * ldd) }
+                }
+            }
+            return
+        }
         switch rows {
         case let .packed(p):
             runWith(rowPanels: UnsafeRawPointer(p.panels), rowFix: UnsafePointer(p.fix), smallRows: nil)
@@ -216,6 +235,41 @@ struct VNNIDriver {
 
     /// `smallRows` = m when the rows are contiguous single rows (fix = rowSum[m], dRow[m]).
     private func runWith(rowPanels: UnsafeRawPointer, rowFix: UnsafePointer<Int32>, smallRows: Int?) {
+        guard case let .requantized(_, _, rq) = output else {
+            runWith(rowPanels: rowPanels, rowFix: rowFix, smallRows: smallRows, rowRequantization: nil)
+            return
+        }
+        precondition(smallRows == nil, "requantized VNNI output needs packed row panels")
+        let mPanels = (m + VNNI.mr - 1) / VNNI.mr
+        // The correction D + rowSum·dCol + dRow·colTerm (file comment) collapses to a per-row
+        // constant when every dRow is 0 (weights with zero point 0, as symmetric int8 weights
+        // are) and dCol is one value (a per-tensor input zero point): D + rowSum·dCol. Folded
+        // into the bias (all wrapping int32, so the sum is the same), the full tiles skip it.
+        var uniformColumnShift: Int32? = nil
+        if case let .rows(_, side, .scalar(zc)) = columns,
+           (0..<m).allSatisfy({ rowFix[($0 / VNNI.mr) * 16 + 8 + $0 % VNNI.mr] == 0 }) {
+            uniformColumnShift = side.d(zc)
+        }
+        // Per row panel: scale[8] (Float bits), bias[8] — what the tile's epilogue broadcasts.
+        Workspace.with(floats: mPanels * 16) { buf in
+            let words = UnsafeMutableRawPointer(buf).bindMemory(to: Int32.self, capacity: mPanels * 16)
+            for ip in 0..<mPanels {
+                for r in 0..<VNNI.mr {
+                    let i = ip * VNNI.mr + r
+                    var bias = i < m ? rq.bias?[i] ?? 0 : 0
+                    if let d = uniformColumnShift { bias &+= rowFix[ip * 16 + r] &* d }
+                    words[ip * 16 + r] = Int32(bitPattern: (i < m ? rq.scale(i) : 0).bitPattern)
+                    words[ip * 16 + 8 + r] = bias
+                }
+            }
+            runWith(rowPanels: rowPanels, rowFix: rowFix, smallRows: nil, rowRequantization: UnsafePointer(words),
+                    correctionInBias: uniformColumnShift != nil)
+        }
+    }
+
+    /// `correctionInBias`: the requantized full tiles' correction is already in rqPanels' biases.
+    private func runWith(rowPanels: UnsafeRawPointer, rowFix: UnsafePointer<Int32>, smallRows: Int?,
+                         rowRequantization rqPanels: UnsafePointer<Int32>?, correctionInBias: Bool = false) {
         let groups = (k + 3) / 4, nr = VNNI.nr, mr = VNNI.mr
         let threads = pool?.threadCount ?? 1
         let nPanels = (n + nr - 1) / nr
@@ -273,13 +327,25 @@ struct VNNIDriver {
                 for q in q0..<q1 {
                     let j = q * nr, cols = min(nr, n - j)
                     let bp = bPanels + (q - q0) * groups * 128, cf = UnsafeRawPointer(bFix + (q - q0) * 64)
-                    if let m = smallRows {
+                    if case let .requantized(d, ldd, rq) = output, let rqPanels {
+                        for ip in u0..<u1 {
+                            let i = ip * mr, tileRows = min(mr, m - i)
+                            let ap = rowPanels + ip * groups * 32, rf = UnsafeRawPointer(rowFix + ip * 16)
+                            if tileRows == mr && cols == nr {
+                                VNNIKernels.tileRequantized(groups, ap, bp, d + i * ldd + j, ldd, rowsUnsigned, correctionInBias ? nil : rf, cf,
+                                                            UnsafeRawPointer(rqPanels + ip * 16), rq.zeroPoint, rq.lo, rq.hi)
+                            } else {
+                                VNNIKernels.tile(groups, ap, bp, tileBuf, nr, rowsUnsigned, rf, cf)
+                                for r in 0..<tileRows { rq.row(i + r, tileBuf + r * nr, cols, d + (i + r) * ldd + j) }
+                            }
+                        }
+                    } else if case let .int32(c, ldc) = output, let m = smallRows {
                         for i in u0..<u1 {
                             let dst = cols == nr ? c + i * ldc + j : tileBuf
                             VNNIKernels.row(groups, rowPanels + i * groups * 4, bp, dst, rowsUnsigned, rowFix[i], rowFix[m + i], cf)
                             if cols < nr { (c + i * ldc + j).update(from: tileBuf, count: cols) }
                         }
-                    } else {
+                    } else if case let .int32(c, ldc) = output {
                         for ip in u0..<u1 {
                             let i = ip * mr, tileRows = min(mr, m - i)
                             let ap = rowPanels + ip * groups * 32, rf = UnsafeRawPointer(rowFix + ip * 16)

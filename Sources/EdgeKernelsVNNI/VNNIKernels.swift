@@ -52,13 +52,56 @@ public enum VNNIKernels {
     public static func tile(_ groups: Int, _ a: UnsafeRawPointer, _ b: UnsafeRawPointer,
                             _ c: UnsafeMutablePointer<Int32>, _ ldc: Int, _ rowsUnsigned: Bool,
                             _ rowFix: UnsafeRawPointer, _ colFix: UnsafeRawPointer) {
-        if rowsUnsigned { tileBody(groups, a, b, c, ldc, true, rowFix, colFix) }
-        else { tileBody(groups, a, b, c, ldc, false, rowFix, colFix) }
+        let t = rowsUnsigned ? tileBody(groups, a, b, true, rowFix, colFix) : tileBody(groups, a, b, false, rowFix, colFix)
+        @inline(__always) func put(_ v0: SIMD16<Int32>, _ v1: SIMD16<Int32>, _ r: Int) {
+            let p = c + (r &* ldc)
+            store16(v0, p)
+            store16(v1, p + 16)
+        }
+        put(t.0, t.1, 0); put(t.2, t.3, 1); put(t.4, t.5, 2); put(t.6, t.7, 3)
+        put(t.8, t.9, 4); put(t.10, t.11, 5); put(t.12, t.13, 6); put(t.14, t.15, 7)
     }
 
-    @inline(__always) static func tileBody(_ groups: Int, _ a: UnsafeRawPointer, _ b: UnsafeRawPointer,
-                                           _ c: UnsafeMutablePointer<Int32>, _ ldc: Int, _ rowsUnsigned: Bool,
-                                           _ rowFix: UnsafeRawPointer, _ colFix: UnsafeRawPointer) {
+    /// As `tile`, with each row's 32 results requantized in registers and stored as 32 bytes at
+    /// dst + r·ldd — the int32 tile never reaches memory. `rq` = [scale[0..<8] (Float),
+    /// bias[0..<8] (Int32)] of the tile's rows; the arithmetic is `requantizeRow`'s (finite scales).
+    /// A nil `rowFix` skips the zero-point correction (the caller folded it into the biases).
+    public static func tileRequantized(_ groups: Int, _ a: UnsafeRawPointer, _ b: UnsafeRawPointer,
+                                       _ dst: UnsafeMutableRawPointer, _ ldd: Int, _ rowsUnsigned: Bool,
+                                       _ rowFix: UnsafeRawPointer?, _ colFix: UnsafeRawPointer,
+                                       _ rq: UnsafeRawPointer, _ zeroPoint: Int32, _ lo: Float, _ hi: Float) {
+        let t: Tile
+        if let rowFix {
+            t = rowsUnsigned ? tileBody(groups, a, b, true, rowFix, colFix) : tileBody(groups, a, b, false, rowFix, colFix)
+        } else {
+            t = rowsUnsigned ? tileBody(groups, a, b, true, nil, colFix) : tileBody(groups, a, b, false, nil, colFix)
+        }
+        let q = Requant(zeroPoint, lo, hi)
+        putRequantized(q, t.0, t.1, 0, rq, dst, ldd); putRequantized(q, t.2, t.3, 1, rq, dst, ldd)
+        putRequantized(q, t.4, t.5, 2, rq, dst, ldd); putRequantized(q, t.6, t.7, 3, rq, dst, ldd)
+        putRequantized(q, t.8, t.9, 4, rq, dst, ldd); putRequantized(q, t.10, t.11, 5, rq, dst, ldd)
+        putRequantized(q, t.12, t.13, 6, rq, dst, ldd); putRequantized(q, t.14, t.15, 7, rq, dst, ldd)
+    }
+
+    /// Row r of a requantized tile. @_transparent, and only @inline(__always) helpers inside: in a
+    /// function this large the optimizer left @inline(__always) code and even a specialized
+    /// `load(fromByteOffset:as:)` out of line, and out of line `Requant.bytes` compiled to 16
+    /// scalar lanes (the tile then ran at half the speed of the int32 tile plus its row pass).
+    @_transparent static func putRequantized(_ q: Requant, _ v0: SIMD16<Int32>, _ v1: SIMD16<Int32>, _ r: Int,
+                                             _ rq: UnsafeRawPointer, _ dst: UnsafeMutableRawPointer, _ ldd: Int) {
+        let s = unsafeBitCast(broadcast(rq + (4 &* r)), to: SIMD16<Float>.self)  // the scale's bits
+        let bias = broadcast(rq + (32 &+ 4 &* r))
+        let p = dst + (r &* ldd)
+        p.storeBytes(of: q.bytes(v0 &+ bias, s), as: SIMD16<UInt8>.self)
+        (p + 16).storeBytes(of: q.bytes(v1 &+ bias, s), as: SIMD16<UInt8>.self)
+    }
+
+    typealias V = SIMD16<Int32>
+    typealias Tile = (V, V, V, V, V, V, V, V, V, V, V, V, V, V, V, V)
+    /// The 8×32 tile's products with the zero-point correction (none for a nil `rowFix`): row r's
+    /// columns 0..<16 and 16..<32 are elements 2r and 2r + 1.
+    @inline(__always) static func tileBody(_ groups: Int, _ a: UnsafeRawPointer, _ b: UnsafeRawPointer, _ rowsUnsigned: Bool,
+                                           _ rowFix: UnsafeRawPointer?, _ colFix: UnsafeRawPointer) -> Tile {
         @inline(__always) func dp(_ acc: SIMD16<Int32>, _ row: SIMD16<Int32>, _ col: SIMD16<Int32>) -> SIMD16<Int32> {
             rowsUnsigned ? dpbusd(acc, row, col) : dpbusd(acc, col, row)
         }
@@ -78,16 +121,20 @@ public enum VNNIKernels {
             let a7 = broadcast(pa + 28); c7_0 = dp(c7_0, a7, b0); c7_1 = dp(c7_1, a7, b1)
             pa += 32; pb += 128
         }
+        guard let rowFix else {
+            return (c0_0, c0_1, c1_0, c1_1, c2_0, c2_1, c3_0, c3_1, c4_0, c4_1, c5_0, c5_1, c6_0, c6_1, c7_0, c7_1)
+        }
         let dCol0 = load16(colFix), dCol1 = load16(colFix + 64)
         let term0 = load16(colFix + 128), term1 = load16(colFix + 192)
-        @inline(__always) func fin(_ v0: SIMD16<Int32>, _ v1: SIMD16<Int32>, _ r: Int) {
-            let rowSum = broadcast(rowFix + (4 &* r)), dRow = broadcast(rowFix + (32 &+ 4 &* r))
-            let p = c + (r &* ldc)
-            store16(v0 &+ rowSum &* dCol0 &+ dRow &* term0, p)
-            store16(v1 &+ rowSum &* dCol1 &+ dRow &* term1, p + 16)
+        @inline(__always) func fix0(_ v: SIMD16<Int32>, _ r: Int) -> SIMD16<Int32> {
+            v &+ broadcast(rowFix + (4 &* r)) &* dCol0 &+ broadcast(rowFix + (32 &+ 4 &* r)) &* term0
         }
-        fin(c0_0, c0_1, 0); fin(c1_0, c1_1, 1); fin(c2_0, c2_1, 2); fin(c3_0, c3_1, 3)
-        fin(c4_0, c4_1, 4); fin(c5_0, c5_1, 5); fin(c6_0, c6_1, 6); fin(c7_0, c7_1, 7)
+        @inline(__always) func fix1(_ v: SIMD16<Int32>, _ r: Int) -> SIMD16<Int32> {
+            v &+ broadcast(rowFix + (4 &* r)) &* dCol1 &+ broadcast(rowFix + (32 &+ 4 &* r)) &* term1
+        }
+        return (fix0(c0_0, 0), fix1(c0_1, 0), fix0(c1_0, 1), fix1(c1_1, 1), fix0(c2_0, 2), fix1(c2_1, 2),
+                fix0(c3_0, 3), fix1(c3_1, 3), fix0(c4_0, 4), fix1(c4_1, 4), fix0(c5_0, 5), fix1(c5_1, 5),
+                fix0(c6_0, 6), fix1(c6_1, 6), fix0(c7_0, 7), fix1(c7_1, 7))
     }
 
     /// One row of C (the small-M path: batch-1 MatMul, an RNN step): c[0..<32] = Σ_g row group g ·
@@ -212,28 +259,86 @@ extension VNNIKernels {
     /// zero point, as the scalar formula does.
     public static func requantizeRow(_ src: UnsafePointer<Int32>, _ count: Int, _ bias: Int32, _ scale: Float, _ zeroPoint: Int32,
                                      _ lo: Float, _ hi: Float, _ dst: UnsafeMutableRawPointer) {
-        let magic: Float = 12_582_912, limit: Float = 4_194_304
-        let s = SIMD16<Float>(repeating: scale), b = SIMD16<Int32>(repeating: bias), z = SIMD16<Float>(repeating: Float(zeroPoint))
-        let vlo = SIMD16<Float>(repeating: lo), vhi = SIMD16<Float>(repeating: hi)
-        let vm = SIMD16<Float>(repeating: magic), vl = SIMD16<Float>(repeating: limit)
+        let q = Requant(zeroPoint, lo, hi)
+        let s = SIMD16<Float>(repeating: scale), b = SIMD16<Int32>(repeating: bias)
         var i = 0
         // A non-finite scale can make NaN products; the scalar loop below handles those.
         while scale.isFinite && i &+ 16 <= count {
             let acc = UnsafeRawPointer(src + i).loadUnaligned(as: SIMD16<Int32>.self) &+ b
-            let v = clamp(toFloat(acc) * s, -vl, vl)
-            let r = clamp(((v + vm) - vm) + z, vlo, vhi)
-            (dst + i).storeBytes(of: toBytes(toInt(r)), as: SIMD16<UInt8>.self)
+            (dst + i).storeBytes(of: q.bytes(acc, s), as: SIMD16<UInt8>.self)
             i &+= 16
         }
         while i < count {
-            var v = Float(src[i] &+ bias) * scale
-            if v.isNaN { v = 0 }
-            v = Swift.min(Swift.max(v, -limit), limit)
-            let r = Swift.min(Swift.max(((v + magic) - magic) + Float(zeroPoint), lo), hi)
-            dst.storeBytes(of: UInt8(truncatingIfNeeded: Int32(r)), toByteOffset: i, as: UInt8.self)
+            dst.storeBytes(of: requantizeScalar(src[i] &+ bias, scale, zeroPoint, lo, hi), toByteOffset: i, as: UInt8.self)
             i &+= 1
         }
     }
+
+    /// `requantizeRow` for accumulators held as exact integer floats (the int8 depthwise sums,
+    /// |x| < 2²⁴): acc = Int32(src[i]), then the same arithmetic, without an int32 copy.
+    public static func requantizeFloatRow(_ src: UnsafePointer<Float>, _ count: Int, _ bias: Int32, _ scale: Float, _ zeroPoint: Int32,
+                                          _ lo: Float, _ hi: Float, _ dst: UnsafeMutableRawPointer) {
+        let q = Requant(zeroPoint, lo, hi)
+        let s = SIMD16<Float>(repeating: scale), b = SIMD16<Int32>(repeating: bias)
+        var i = 0
+        while scale.isFinite && i &+ 16 <= count {
+            let acc = toInt(UnsafeRawPointer(src + i).loadUnaligned(as: SIMD16<Float>.self)) &+ b
+            (dst + i).storeBytes(of: q.bytes(acc, s), as: SIMD16<UInt8>.self)
+            i &+= 16
+        }
+        while i < count {
+            dst.storeBytes(of: requantizeScalar(Int32(src[i]) &+ bias, scale, zeroPoint, lo, hi), toByteOffset: i, as: UInt8.self)
+            i &+= 1
+        }
+    }
+
+    /// One value of `requantizeRow` (acc has the bias added), with the vector path's rounding.
+    @inline(__always) static func requantizeScalar(_ acc: Int32, _ scale: Float, _ zeroPoint: Int32, _ lo: Float, _ hi: Float) -> UInt8 {
+        var v = Float(acc) * scale
+        if v.isNaN { v = 0 }
+        v = Swift.min(Swift.max(v, -Requant.limit), Requant.limit)
+        let r = Swift.min(Swift.max(((v + Requant.magic) - Requant.magic) + Float(zeroPoint), lo), hi)
+        return UInt8(truncatingIfNeeded: Int32(r))
+    }
+}
+
+/// The vector requantization of 16 accumulators (see `requantizeRow`), shared by the row pass and
+/// the GEMM tile's epilogue so both give the same bytes. It computes the scalar formula
+///   clamp(roundHalfEven(v) + z, lo, hi),  v = Float(acc + bias)·scale
+/// as roundHalfEven(clamp(v, lo − z, hi − z)) + z, in 8 vector operations:
+/// - Clamping before rounding gives the same integer: lo − z and hi − z are integers and rounding
+///   is monotone, so v < lo − z rounds to ≤ lo − z and is clamped to it either way (likewise
+///   above). v is never NaN here (the scale is finite); ±Inf clamps to a bound as before.
+/// - After the clamp |v| ≤ 510, so v + 1.5·2²³ lies in [2²³, 2²⁴), where floats are spaced 1
+///   apart: the add rounds v half to even, and the sum's bit pattern is 0x4B40_0000 + round(v).
+///   Its bits minus (0x4B40_0000 − z) are round(v) + z as an int32, with no float → int conversion.
+struct Requant {
+    static let magic: Float = 12_582_912, limit: Float = 4_194_304
+    let low: SIMD16<Float>, high: SIMD16<Float>, magic: SIMD16<Float>, offset: SIMD16<Int32>
+
+    @inline(__always) init(_ zeroPoint: Int32, _ lo: Float, _ hi: Float) {
+        low = SIMD16(repeating: lo - Float(zeroPoint)); high = SIMD16(repeating: hi - Float(zeroPoint))
+        magic = SIMD16(repeating: Requant.magic)
+        offset = SIMD16(repeating: Int32(bitPattern: Requant.magic.bitPattern) &- zeroPoint)
+    }
+
+    /// The requantized bytes of 16 accumulators (acc already has the bias added) at scale s.
+    @_transparent func bytes(_ acc: SIMD16<Int32>, _ s: SIMD16<Float>) -> SIMD16<UInt8> {
+        let v = minPS(maxPS(toFloat(acc) * s, low), high)
+        return toBytes(unsafeBitCast(v + magic, to: SIMD16<Int32>.self) &- offset)
+    }
+}
+
+/// vmaxps / vminps as the instructions define them (no NaN handling: callers have no NaN lanes).
+@inline(__always) func maxPS(_ a: SIMD16<Float>, _ b: SIMD16<Float>) -> SIMD16<Float> {
+    let f = Builtin.Vec16xFPIEEE32.self
+    return unsafeBitCast(Builtin.int_x86_avx512_max_ps_512(unsafeBitCast(a, to: f), unsafeBitCast(b, to: f), Int32(4)._value),
+                         to: SIMD16<Float>.self)
+}
+@inline(__always) func minPS(_ a: SIMD16<Float>, _ b: SIMD16<Float>) -> SIMD16<Float> {
+    let f = Builtin.Vec16xFPIEEE32.self
+    return unsafeBitCast(Builtin.int_x86_avx512_min_ps_512(unsafeBitCast(a, to: f), unsafeBitCast(b, to: f), Int32(4)._value),
+                         to: SIMD16<Float>.self)
 }
 
 @inline(__always) func toFloat(_ v: SIMD16<Int32>) -> SIMD16<Float> {

@@ -182,16 +182,20 @@ final class IntegerConv: @unchecked Sendable {
     func runRequantized(x: Tensor, w: Tensor?, xZero: Int32, wZero: [Int32], constant: Bool, rq: Requantizer,
                         bias: [Int32]?, outputType: DType, _ c: ExecutionContext) throws -> Tensor {
         let (packed, outShape) = try prepare(x: x, w: w, wZero: wZero, constant: constant, c)
-        let cOut = outShape[1], plane = Shapes.product(outShape[2...])
-        let acc = try c.allocate(.int32, outShape)
-        if acc.elementCount > 0 {
-            Kernels.convInt8(packed, batch: x.shape[0], input: x.rawPointer, inputSigned: x.dtype == .int8,
-                             inputZeroPoint: xZero, output: acc.mutablePointer(Int32.self), pool: c.kernelPool)
-        }
         let out = try c.allocate(outputType, outShape)
-        if out.elementCount > 0 {
-            rq.apply(acc.pointer(Int32.self), batches: outShape[0], rows: cOut, cols: plane,
-                     bias: bias, biasPerColumn: false, into: out.mutableRawPointer, pool: c.kernelPool)
+        guard out.elementCount > 0 else { return out }
+        // QLinearConv's layouts are per tensor or per output channel (perColumnB: false).
+        precondition(rq.layout != .perColumn, "a conv requantizes per tensor or per output channel")
+        rq.multipliers.withUnsafeBufferPointer { mp in
+            let multiplier: QuantMultiplier = rq.layout == .perTensor ? .scalar(mp[0]) : .perRow(mp.baseAddress!)
+            func run(_ bias: UnsafePointer<Int32>?) {
+                Kernels.convInt8Requantized(packed, batch: x.shape[0], input: x.rawPointer, inputSigned: x.dtype == .int8,
+                                            inputZeroPoint: xZero,
+                                            requantization: RowRequantization(multiplier: multiplier, bias: bias, zeroPoint: rq.zeroPoint,
+                                                                              outputSigned: rq.signed, lo: rq.lo, hi: rq.hi),
+                                            output: out.mutableRawPointer, pool: c.kernelPool)
+            }
+            if let bias { bias.withUnsafeBufferPointer { run($0.baseAddress!) } } else { run(nil) }
         }
         return out
     }
