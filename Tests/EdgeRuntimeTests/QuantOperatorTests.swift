@@ -136,6 +136,32 @@ final class QuantOperatorTests: XCTestCase {
         XCTAssertEqual(y.scalars(as: UInt8.self), [104, 134, 98, 88])
     }
 
+    /// QLinearConv keeps its constant scales, zero points and bias (and the last input size's
+    /// prepared weights) across runs: a session fed another input size, then the first again,
+    /// still computes each one. Channel 0: (x − 10)·3 + 4 at multiplier 1; channel 1:
+    /// ((x − 10)·(−2) − 3)·0.5 rounded half to even; both + 100.
+    func testQLinearConvReusesConstantParametersAcrossInputSizes() throws {
+        var graph = Graph(name: "test")
+        let constants: [(String, Tensor)] = [
+            ("xs", .scalar(Float(0.5))), ("xz", .scalar(UInt8(10))), ("w", Tensor(shape: [2, 1, 1, 1], scalars: [Int8(3), -2])),
+            ("ws", Tensor(shape: [2], scalars: [Float(0.5), 0.25])), ("wz", Tensor(shape: [2], scalars: [Int8(0), 0])),
+            ("ys", .scalar(Float(0.25))), ("yz", .scalar(UInt8(100))), ("b", Tensor(shape: [2], scalars: [Int32(4), -3])),
+        ]
+        for (name, t) in constants { graph.initializers[name] = t }
+        graph.inputs = [ValueInfo(name: "x", tensor: TensorType(.uint8, [.fixed(1), .fixed(1), .symbolic("h"), .symbolic("w")]))]
+        graph.nodes = [Node(name: "conv", opType: "QLinearConv", inputs: ["x"] + constants.map(\.0), outputs: ["y"])]
+        graph.outputs = [ValueInfo(name: "y", type: nil)]
+        let session = try Session(model: Model(opsetImports: [OpsetImport(domain: "", version: 21)], graph: graph),
+                                  options: SessionOptions(threads: 1))
+        let first = Tensor(shape: [1, 1, 1, 2], scalars: [UInt8(10), 20])
+        let second = Tensor(shape: [1, 1, 3, 1], scalars: [UInt8(12), 10, 30])
+        for (x, want) in [(first, [UInt8(104), 134, 98, 88]), (second, [110, 104, 164, 96, 98, 78]), (first, [104, 134, 98, 88])] {
+            let y = try XCTUnwrap(session.run(["x": x])["y"])
+            XCTAssertEqual(y.shape, [1, 2] + Array(x.shape[2...]))
+            XCTAssertEqual(y.scalars(as: UInt8.self), want, "input \(x.shape)")
+        }
+    }
+
     func testIncompatibleScalesAreReportedNotCrashing() {
         let a = Tensor(shape: [2, 3], scalars: [UInt8](repeating: 1, count: 6))
         let b = Tensor(shape: [3, 4], scalars: [UInt8](repeating: 2, count: 12))

@@ -129,6 +129,10 @@ final class IntegerConv: @unchecked Sendable {
     private let lock = NSLock()
     private var packed: Int8ConvWeights?
     private var cache: [[Int]: Int8ConvWeights] = [:]
+    /// The last input shape and type `prepare` accepted with the constant weights, and its result:
+    /// a session runs one shape again and again, and re-resolving the window, geometry and cache
+    /// entry per run cost ~2% of quantized MobileNetV2.
+    private var lastPrepared: (shape: [Int], type: DType, wZero: [Int32], result: (Int8ConvWeights, [Int]))?
 
     init(_ b: KernelBuildContext, weightIndex: Int) {
         window = WindowAttributes(b)
@@ -203,6 +207,16 @@ final class IntegerConv: @unchecked Sendable {
     /// Validates the shapes and returns the packed weights for this input size and the output shape.
     private func prepare(x: Tensor, w: Tensor?, wZero: [Int32], constant: Bool,
                          _ c: ExecutionContext) throws -> (Int8ConvWeights, [Int]) {
+        if constant, let last = lock.withLock({ lastPrepared }), last.shape == x.shape, last.type == x.dtype, last.wZero == wZero {
+            return last.result
+        }
+        let result = try prepareUncached(x: x, w: w, wZero: wZero, constant: constant, c)
+        if constant { lock.withLock { lastPrepared = (x.shape, x.dtype, wZero, result) } }
+        return result
+    }
+
+    private func prepareUncached(x: Tensor, w: Tensor?, wZero: [Int32], constant: Bool,
+                                 _ c: ExecutionContext) throws -> (Int8ConvWeights, [Int]) {
         guard let wShape = w?.shape ?? bakedShape, let wType = w?.dtype ?? bakedType else {
             throw EdgeError.badInput("\(c.nodeDescription): the weights input is missing")
         }
