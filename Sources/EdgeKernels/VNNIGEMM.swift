@@ -331,12 +331,16 @@ struct VNNIDriver {
                         for ip in u0..<u1 {
                             let i = ip * mr, tileRows = min(mr, m - i)
                             let ap = rowPanels + ip * groups * 32, rf = UnsafeRawPointer(rowFix + ip * 16)
+                            let rqp = UnsafeRawPointer(rqPanels + ip * 16), fix = correctionInBias ? nil : rf
                             if tileRows == mr && cols == nr {
-                                VNNIKernels.tileRequantized(groups, ap, bp, d + i * ldd + j, ldd, rowsUnsigned, correctionInBias ? nil : rf, cf,
-                                                            UnsafeRawPointer(rqPanels + ip * 16), rq.zeroPoint, rq.lo, rq.hi)
+                                VNNIKernels.tileRequantized(groups, ap, bp, d + i * ldd + j, ldd, rowsUnsigned, fix, cf, rqp,
+                                                            rq.zeroPoint, rq.lo, rq.hi)
                             } else {
-                                VNNIKernels.tile(groups, ap, bp, tileBuf, nr, rowsUnsigned, rf, cf)
-                                for r in 0..<tileRows { rq.row(i + r, tileBuf + r * nr, cols, d + (i + r) * ldd + j) }
+                                // A partial tile: all 8×32 bytes into scratch (rows past m and
+                                // columns past n hold zeros in the panels), then the real ones.
+                                let bytes = UnsafeMutableRawPointer(tileBuf)
+                                VNNIKernels.tileRequantized(groups, ap, bp, bytes, nr, rowsUnsigned, fix, cf, rqp, rq.zeroPoint, rq.lo, rq.hi)
+                                for r in 0..<tileRows { (d + (i + r) * ldd + j).copyMemory(from: bytes + r * nr, byteCount: cols) }
                             }
                         }
                     } else if case let .int32(c, ldc) = output, let m = smallRows {
