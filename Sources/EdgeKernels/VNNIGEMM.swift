@@ -389,12 +389,22 @@ struct VNNIDriver {
         }
         let k32 = Int32(truncatingIfNeeded: k)
         for q in 0..<(width / nr) {
-            for t in 0..<nr {
-                let c = q * nr + t
-                let d: Int32 = c < cols ? side.d(zeroPoint.int(j0 + c)) : 0
-                fix[q * 64 + t] = d
-                fix[q * 64 + 32 + t] = c < cols ? (needSums ? sums[c] : 0) &+ k32 &* d : 0
+            let f = fix + q * 64, c0 = q * nr, real = Swift.min(nr, cols - c0)
+            if case let .scalar(z) = zeroPoint {
+                // One dCol for every column (the conv input's zero point): plain fills and a
+                // vectorisable add instead of a per-column switch on the zero point.
+                let d = side.d(z), kd = k32 &* d
+                f.update(repeating: d, count: real)
+                if needSums { for t in 0..<real { f[32 + t] = sums[c0 + t] &+ kd } } else { (f + 32).update(repeating: kd, count: real) }
+            } else {
+                for t in 0..<real {
+                    let d = side.d(zeroPoint.int(j0 + c0 + t))
+                    f[t] = d
+                    f[32 + t] = (needSums ? sums[c0 + t] : 0) &+ k32 &* d
+                }
             }
+            (f + real).update(repeating: 0, count: nr - real)
+            (f + 32 + real).update(repeating: 0, count: nr - real)
         }
     }
 }
