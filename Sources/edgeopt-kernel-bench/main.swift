@@ -139,6 +139,8 @@ func runAll(_ config: Config) {
                  kernelSize: [3, 3], padsBegin: [1, 1], padsEnd: [1, 1])),
         ConvCase(name: "conv mobilenetv2-dw3x3s2 144 56", g: ConvGeometry(inChannels: 144, outChannels: 144, groups: 144, inputSize: [56, 56],
                  kernelSize: [3, 3], strides: [2, 2], padsBegin: [1, 1], padsEnd: [1, 1])),
+        ConvCase(name: "conv mobilenetv2-dw3x3s2 96 112", g: ConvGeometry(inChannels: 96, outChannels: 96, groups: 96, inputSize: [112, 112],
+                 kernelSize: [3, 3], strides: [2, 2], padsBegin: [1, 1], padsEnd: [1, 1])),
         ConvCase(name: "conv mobilenetv2-dw3x3 576 14", g: ConvGeometry(inChannels: 576, outChannels: 576, groups: 576, inputSize: [14, 14],
                  kernelSize: [3, 3], padsBegin: [1, 1], padsEnd: [1, 1])),
         ConvCase(name: "conv mobilenetv2-1x1 16->96 112", g: ConvGeometry(inChannels: 16, outChannels: 96, inputSize: [112, 112], kernelSize: [1, 1])),

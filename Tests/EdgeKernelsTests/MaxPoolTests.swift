@@ -58,4 +58,79 @@ final class MaxPoolTests: XCTestCase {
             }
         }
     }
+
+    /// ONNX's output width: floor or ceil of (i + pads − k) / s, plus 1, minus a ceil_mode window
+    /// that would start in the end padding.
+    func outputSize(_ i: Int, _ k: Int, _ s: Int, _ pb: Int, _ pe: Int, ceil: Bool) -> Int {
+        let span = i + pb + pe - k
+        var o = (ceil ? (span + s - 1) / s : span / s) + 1
+        if ceil && (o - 1) * s >= i + pb { o -= 1 }
+        return o
+    }
+
+    /// The row-pass paths of the 3×3 / stride-2 window (blocks of 16 outputs split one step
+    /// ahead, the tap-2 lane from the next block) and the vertical pass's 32-column steps with
+    /// their ragged ends, on widths around 16, 32 and 64 outputs and inputs, pads 0–2 and ceil
+    /// mode, with NaN and ±∞ placed where each path reads them: the first and last rows of a
+    /// window, the first and last columns of a row, the column a block takes from the next
+    /// one, and the columns only a ragged (overlapping) vector covers.
+    func testStrideTwoWindowsOnOddWidthsWithNaNAndInfinities() {
+        var cases: [(ih: Int, iw: Int, k: Int, pad: Int, ceil: Bool)] = []
+        for iw in [31, 32, 33, 34, 47, 63, 64, 65, 66, 67, 97, 111, 113] {
+            cases.append((ih: 9, iw: iw, k: 3, pad: iw % 3, ceil: iw % 2 == 1))
+        }
+        cases += [(ih: 11, iw: 111, k: 3, pad: 0, ceil: true), (ih: 12, iw: 112, k: 3, pad: 1, ceil: false),
+                  (ih: 7, iw: 65, k: 2, pad: 0, ceil: true), (ih: 8, iw: 70, k: 4, pad: 1, ceil: false),
+                  (ih: 5, iw: 40, k: 5, pad: 2, ceil: true), (ih: 6, iw: 33, k: 1, pad: 0, ceil: false)]
+        for isa in KernelISA.supported {
+            var rng = TestRandom(seed: 29)
+            for c in cases {
+                let oh = outputSize(c.ih, c.k, 2, c.pad, c.pad, ceil: c.ceil), ow = outputSize(c.iw, c.k, 2, c.pad, c.pad, ceil: c.ceil)
+                let plane = c.ih * c.iw
+                // Plane 0: finite. Planes 1…: one special value each, at a position picked to
+                // hit one read path; the last plane holds all of them.
+                let spots = [0, c.iw - 1, 32, 31, 33, c.iw - 2, c.iw - 17, (c.ih - 1) * c.iw + c.iw - 1, c.iw + 64, 2 * c.iw + 30]
+                let specials: [Float] = [.nan, .infinity, -.infinity]
+                var planes = 1 + spots.count * specials.count + 1
+                planes = min(planes, 40)
+                var x = rng.floats(planes * plane)
+                var p = 1
+                for (i, spot) in spots.enumerated() where spot >= 0 && spot < plane {
+                    for (j, v) in specials.enumerated() where p < planes - 1 {
+                        x[p * plane + spot] = v
+                        x[(planes - 1) * plane + (spot + 7 * i + j) % plane] = v
+                        p += 1
+                    }
+                }
+                let want = reference(x, planes: planes, ih: c.ih, iw: c.iw, oh: oh, ow: ow, kh: c.k, kw: c.k, sh: 2, sw: 2,
+                                     pt: c.pad, pl: c.pad)
+                for pool in [nil, pool2] {
+                    var y = [Float](repeating: 42, count: planes * oh * ow + 20)
+                    Kernels.maxPool2D(x, planes: planes, ih: c.ih, iw: c.iw, oh: oh, ow: ow, kh: c.k, kw: c.k, sh: 2, sw: 2,
+                                      padTop: c.pad, padLeft: c.pad, output: &y, pool: pool, isa: isa)
+                    let what = "\(isa) in \(c.ih)×\(c.iw) k \(c.k) p \(c.pad) ceil \(c.ceil) → \(oh)×\(ow)"
+                    XCTAssertEqual(Array(y[(planes * oh * ow)...]), [Float](repeating: 42, count: 20), "\(what): wrote past the output")
+                    for i in 0..<want.count where !(want[i].isNaN && y[i].isNaN) && want[i] != y[i] {
+                        XCTFail("\(what): plane \(i / (oh * ow)) [\(i % (oh * ow))] got \(y[i]) want \(want[i])"); break
+                    }
+                }
+            }
+        }
+    }
+
+    /// The plain pass decides from the sums of each window column whether a plane holds NaN or
+    /// ±∞. Finite values whose column sum overflows to ∞ only send the plane through the sticky
+    /// pass again, which gives the same maxima.
+    func testLargeFiniteValuesGiveExactMaxima() {
+        let ih = 9, iw = 40, oh = 4, ow = 19
+        var x = [Float](repeating: 0, count: 2 * ih * iw)
+        for i in 0..<x.count { x[i] = (i % 3 == 0 ? 1 : -1) * Float.greatestFiniteMagnitude * Float(1 + i % 5) / 5 }
+        let want = reference(x, planes: 2, ih: ih, iw: iw, oh: oh, ow: ow, kh: 3, kw: 3, sh: 2, sw: 2, pt: 0, pl: 0)
+        for isa in KernelISA.supported {
+            var y = [Float](repeating: 0, count: 2 * oh * ow)
+            Kernels.maxPool2D(x, planes: 2, ih: ih, iw: iw, oh: oh, ow: ow, kh: 3, kw: 3, sh: 2, sw: 2, padTop: 0, padLeft: 0,
+                              output: &y, isa: isa)
+            XCTAssertEqual(y, want, "\(isa)")
+        }
+    }
 }
