@@ -120,6 +120,48 @@ final class ConvTests: XCTestCase {
         }
     }
 
+    /// The 3×3 depthwise kernel runs tall planes in strips of output rows (each strip refills its
+    /// sub-planes from the input rows it shares with the one before), splits stride-2 rows 32
+    /// columns at a time with an overlapping last step, and zeroes only the pad slots of each
+    /// sub-plane row. Heights that leave a short last strip, widths around 16, 32 and 64, and
+    /// pads 0–2 on either side must all match the direct loop.
+    func testDepthwise3x3StripsSplitsAndPadSlots() {
+        let cases: [([Int], Int, [Int], [Int])] = [
+            ([70, 33], 2, [1, 1], [1, 1]), ([45, 64], 2, [0, 0], [1, 1]), ([41, 65], 2, [2, 1], [0, 2]),
+            ([37, 31], 2, [1, 2], [2, 0]), ([60, 120], 1, [1, 1], [1, 1]), ([53, 97], 1, [2, 0], [0, 2]),
+            ([24, 34], 2, [0, 1], [1, 0]), ([112, 112], 2, [1, 1], [1, 1]), ([9, 66], 2, [1, 0], [0, 1]),
+        ]
+        for isa in KernelISA.supported {
+            for (k, (size, stride, pb, pe)) in cases.enumerated() {
+                let g = ConvGeometry(inChannels: 3, outChannels: 3, groups: 3, inputSize: size, kernelSize: [3, 3],
+                                     strides: [stride, stride], padsBegin: pb, padsEnd: pe)
+                check(g, act: k % 2 == 0 ? .none : .relu, isa: isa, threads: k % 2 == 0 ? 2 : 1, seed: UInt64(70 + k))
+            }
+        }
+    }
+
+    /// Sub-plane slots are reused from plane to plane: a pad slot that kept the previous plane's
+    /// value would carry it into the border outputs. Plane 0 is all NaN, plane 1 all 1e30; plane
+    /// 2 (ordinary values) must come out as the direct loop gives it, on both strides.
+    func testDepthwise3x3PadSlotsDoNotCarryThePreviousPlane() {
+        for isa in KernelISA.supported {
+            for (size, stride, pad) in [([20, 37], 2, 1), ([19, 40], 2, 2), ([30, 33], 1, 1), ([13, 70], 2, 0)] {
+                let g = ConvGeometry(inChannels: 3, outChannels: 3, groups: 3, inputSize: size, kernelSize: [3, 3],
+                                     strides: [stride, stride], padsBegin: [pad, pad], padsEnd: [pad, pad])
+                var rng = TestRandom(seed: 5)
+                let plane = g.inputPlane
+                var x = rng.floats(3 * plane)
+                for i in 0..<plane { x[i] = .nan; x[plane + i] = 1e30 }
+                let w = rng.floats(3 * 9)
+                let want = Reference.conv(g, batch: 1, input: x, weights: w, bias: nil, activation: .none)
+                var y = [Float](repeating: 0, count: 3 * g.outputPlane)
+                Kernels.conv(ConvWeights(weights: w, geometry: g, isa: isa), input: x, bias: nil, output: &y)
+                let o = 2 * g.outputPlane
+                assertClose(Array(y[o...]), Array(want[o...]), rtol: 1e-4, atol: 1e-4 * 3, "\(isa) \(size) s\(stride) p\(pad)")
+            }
+        }
+    }
+
     func testOneAndThreeD() {
         for isa in KernelISA.supported {
             check(ConvGeometry(inChannels: 3, outChannels: 4, inputSize: [20], kernelSize: [3], strides: [2], dilations: [2],

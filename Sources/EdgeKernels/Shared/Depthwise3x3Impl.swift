@@ -17,58 +17,133 @@ struct Depthwise3x3Shape {
     var reach: Int { 2 / stride }
     var rowStride: Int { ow + reach }
     var subRows: Int { oh + reach }
-    var subPlane: Int { subRows * rowStride }
+    /// Rows of S slots; stride 2 adds 16 floats of slack (a pad's zero vector may run past the
+    /// last row).
+    var subPlane: Int { subRows * rowStride + (stride == 2 ? 16 : 0) }
     /// Sub-planes, 32 floats of slack (vectors over-read past the last one), then the v-indexed
     /// outputs plus one vector group of slack.
     var scratchCount: Int { stride * stride * subPlane + 32 + oh * rowStride + 8 * 16 }
 }
 
+/// The plane in strips of output rows whose sub-planes and outputs fit in about 20 KB, so that
+/// step 2 reads what step 1 just wrote from L1 (a 112² stride-2 plane's four sub-planes take
+/// 52 KB, more than the 48 KB L1). A strip is the plane kernel on the rows [y0, y0 + rows): the
+/// same input pointer with padTop moved up by stride·y0. Each strip re-reads the `reach` input
+/// rows it shares with the one before.
 @inline(__always) func depthwise3x3PlaneImpl(
     _ s: Depthwise3x3Shape, _ input: UnsafePointer<Float>, _ weights: UnsafePointer<Float>, _ bias: Float,
     _ output: UnsafeMutablePointer<Float>, _ scratch: UnsafeMutablePointer<Float>,
     _ code: Int, _ p0: Float, _ p1: Float
 ) {
+    let perRow = s.stride &* s.stride &* s.rowStride &+ s.rowStride
+    let rows = max(4, 5120 / perRow)
+    if rows >= s.oh {
+        depthwise3x3StripImpl(s, input, weights, bias, output, scratch, code, p0, p1)
+        return
+    }
+    var y0 = 0
+    while y0 < s.oh {
+        var strip = s
+        strip.oh = min(rows, s.oh &- y0)
+        strip.padTop = s.padTop &- s.stride &* y0
+        depthwise3x3StripImpl(strip, input, weights, bias, output + y0 &* s.ow, scratch, code, p0, p1)
+        y0 &+= rows
+    }
+}
+
+@inline(__always) func depthwise3x3StripImpl(
+    _ s: Depthwise3x3Shape, _ input: UnsafePointer<Float>, _ weights: UnsafePointer<Float>, _ bias: Float,
+    _ output: UnsafeMutablePointer<Float>, _ scratch: UnsafeMutablePointer<Float>,
+    _ code: Int, _ p0: Float, _ p1: Float
+) {
     let st = s.stride, rs = s.rowStride, sub = s.subPlane
-    // 1. Sub-planes: zero them, then place the input rows (stride 2: split into even and odd
-    // padded columns, 16 inputs → 8 + 8 slots per vector). Columns past the sub-row are unused.
-    do {
-        let zero = VecF(repeating: 0)
-        let count = st &* st &* sub
+    let xEnd = max(0, min(s.iw, st &* rs &- s.padLeft))
+    let zero = VecF(repeating: 0)
+    if st == 1 {
+        // 1. Stride 1, the padded plane: zero it, then copy the input rows in (cheaper than per-row pad
+        // zeros on the small planes this stride sees).
+        let count = sub
         var k = 0
         while k &+ 16 <= count { dwStore16(zero, scratch + k); k &+= 16 }
         while k < count { scratch[k] = 0; k &+= 1 }
+        let yFirst = max(0, -s.padTop), yEnd = min(s.ih, s.subRows &- s.padTop)
+        if yFirst < yEnd && xEnd > 0 {
+            for y in yFirst..<yEnd { copyFloats(scratch + ((y &+ s.padTop) &* rs &+ s.padLeft), input + y &* s.iw, xEnd) }
+        }
     }
-    let yFirst = max(0, -s.padTop), yEnd = min(s.ih, st &* s.subRows &- s.padTop)
-    // Input columns whose padded column lands inside a sub-row: xp = x + padLeft < st·rs.
-    let xEnd = min(s.iw, st &* rs &- s.padLeft)
-    if yFirst < yEnd && xEnd > 0 {
-        for y in yFirst..<yEnd {
-            let yp = y &+ s.padTop
-            let src = input + y &* s.iw
-            if st == 1 {
-                copyFloats(scratch + (yp &* rs &+ s.padLeft), src, xEnd)
+    // 1. Stride 2, the four sub-planes row by row: a row that maps to an input row gets its
+    // columns split into even and odd padded columns in registers (32 inputs → 16 + 16 slots
+    // per step) and zeros only in the pad slots either side; a row in the top or bottom pad is
+    // zeroed whole. Every slot a useful output reads (rows < subRows, slots < S) is written once
+    // per plane. Zeroing all four sub-planes first cost a tenth of the kernel at 112², and the
+    // split's scalar tail (up to 15 columns a row) a fifth.
+    for pr in 0..<(st == 2 ? 2 : 0) {
+        for i in 0..<s.subRows {
+            let y = 2 &* i &+ pr &- s.padTop
+            let rowBase = scratch + ((pr &* 2) &* sub &+ i &* rs)
+            guard y >= 0 && y < s.ih && xEnd > 0 else {
+                for pc in 0..<2 {
+                    var j = 0
+                    while j < rs { dwStore16(zero, rowBase + (pc &* sub &+ j)); j &+= 16 }
+                }
                 continue
             }
-            let pr = yp & 1, i = yp >> 1
-            // Phase-c plane pc = (pr, c): row i, slot (x + padLeft) / 2.
-            let even = scratch + ((pr &* 2) &* sub &+ i &* rs), odd = even + sub
-            var x = 0
-            // Scalar until x + padLeft is even, so vectors start on an even padded column.
-            if (s.padLeft & 1) == 1 && x < xEnd { odd[(x &+ s.padLeft) >> 1] = src[x]; x &+= 1 }
-            while x &+ 16 <= xEnd {
-                let v = UnsafeRawPointer(src + x).loadUnaligned(as: VecF.self)
-                let j = (x &+ s.padLeft) >> 1
-                UnsafeMutableRawPointer(even + j).storeBytes(of: v.evenHalf, as: SIMD8<Float>.self)
-                UnsafeMutableRawPointer(odd + j).storeBytes(of: v.oddHalf, as: SIMD8<Float>.self)
-                x &+= 16
+            let src = input + y &* s.iw
+            // Phase pc holds padded columns xp ≡ pc (mod 2) at slot xp / 2; the input covers
+            // xp in [padLeft, padLeft + xEnd), slots [⌈(padLeft − pc)/2⌉, ⌈(padLeft + xEnd − pc)/2⌉).
+            // The pads either side get one zero vector each, stored before the input: it may
+            // run past the row end into the next row (filled later) or the sub-plane's 16
+            // floats of slack.
+            for pc in 0..<2 {
+                let lo = (s.padLeft &- pc &+ 1) >> 1, hi = (s.padLeft &+ xEnd &- pc &+ 1) >> 1
+                let phaseRow = rowBase + pc &* sub
+                // One store covers the usual pad of a slot or two; the loops (which LLVM turns
+                // into memset calls) only run for pads wider than a vector.
+                if lo > 0 {
+                    dwStore16(zero, phaseRow)
+                    var j = 16
+                    while j < lo { dwStore16(zero, phaseRow + j); j &+= 16 }
+                }
+                if hi < rs {
+                    dwStore16(zero, phaseRow + hi)
+                    var j = hi &+ 16
+                    while j < rs { dwStore16(zero, phaseRow + j); j &+= 16 }
+                }
             }
-            while x < xEnd {
+            // A step from input column x (xp = x + padLeft): its even lanes are phase xp & 1 from
+            // slot xp / 2, its odd lanes the other phase from slot (xp + 1) / 2. The last step
+            // overlaps the one before (same values again) instead of a scalar tail.
+            @inline(__always) func split32(_ x: Int) {
+                let (even, odd) = deinterleave(load16p(src + x), load16p(src + (x &+ 16)))
                 let xp = x &+ s.padLeft
-                ((xp & 1) == 0 ? even : odd)[xp >> 1] = src[x]
-                x &+= 1
+                dwStore16(even, rowBase + ((xp & 1) &* sub &+ (xp >> 1)))
+                dwStore16(odd, rowBase + ((1 &- (xp & 1)) &* sub &+ ((xp &+ 1) >> 1)))
+            }
+            @inline(__always) func split16(_ x: Int) {
+                let v = load16p(src + x)
+                let xp = x &+ s.padLeft
+                UnsafeMutableRawPointer(rowBase + ((xp & 1) &* sub &+ (xp >> 1))).storeBytes(of: v.evenHalf, as: SIMD8<Float>.self)
+                UnsafeMutableRawPointer(rowBase + ((1 &- (xp & 1)) &* sub &+ ((xp &+ 1) >> 1))).storeBytes(of: v.oddHalf, as: SIMD8<Float>.self)
+            }
+            if xEnd >= 32 {
+                var x = 0
+                while x &+ 32 <= xEnd { split32(x); x &+= 32 }
+                if x < xEnd { split32(xEnd &- 32) }
+            } else if xEnd >= 16 {
+                split16(0)
+                if xEnd > 16 { split16(xEnd &- 16) }
+            } else {
+                for x in 0..<xEnd {
+                    let xp = x &+ s.padLeft
+                    rowBase[(xp & 1) &* sub &+ (xp >> 1)] = src[x]
+                }
             }
         }
     }
+    // The sub-planes' slack and the 32 floats after them, which vectors over-read for lanes that
+    // are never copied out: zeroed anyway, so no lane ever computes on stale or uninitialised data.
+    if st == 2 { for k in 0..<4 { dwStore16(zero, scratch + (k &* sub &+ s.subRows &* rs)) } }
+    dwStore16(zero, scratch + st &* st &* sub); dwStore16(zero, scratch + (st &* st &* sub &+ 16))
     let virt = scratch + (st &* st &* sub &+ 32)
     // 2. Outputs over v = y·S + x.
     @inline(__always) func tap(_ ky: Int, _ kx: Int) -> UnsafeMutablePointer<Float> {
