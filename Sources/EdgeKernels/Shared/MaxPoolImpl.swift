@@ -76,7 +76,7 @@ func maxPool2DPlanePass<M: PoolMaxOp>(_ geometry: UnsafePointer<Int>, _ input: U
             continue
         }
         maxPoolColumns(input + r0 &* iw, iw, r1 &- r0, vb + padLeft, &checks, M.self)
-        maxPoolRow(vb, out, ow, kw, sw, M.self)
+        maxPoolRow(vb, out, ow, kw, sw, room: (oh &- y) &* ow, M.self)
     }
     return (checks.0 + checks.1).sum() + checks.2
 }
@@ -147,11 +147,11 @@ func maxPoolColumns<M: PoolMaxOp>(_ first: UnsafePointer<Float>, _ iw: Int, _ ro
 }
 
 /// out[x] = max_b row[x·sw + b] for x < ow, b < kw (maxPoolWindow16); a ragged end is one more
-/// vector ending at ow (same values again), or lanes for a row narrower than a vector.
-/// out[x] = max_b row[x·sw + b] for x < ow, b < kw (maxPoolWindow16); a ragged end is one more
-/// vector ending at ow (same values again), or lanes for a row narrower than a vector.
+/// vector ending at ow (same values again). A row narrower than a vector is one full vector store
+/// when `room` (floats of this plane's output from `out` on) leaves space for it: it spills into
+/// the next rows, which are written afterwards; else lane by lane.
 func maxPoolRow<M: PoolMaxOp>(_ row: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, _ ow: Int, _ kw: Int, _ sw: Int,
-                              _ op: M.Type) {
+                              room: Int, _ op: M.Type) {
     var x = 0
     if sw == 2 && kw == 3 && ow >= 16 {
         // The 3×3 / stride-2 window (SqueezeNet, ResNet): split 32 columns into even and odd
@@ -173,7 +173,7 @@ func maxPoolRow<M: PoolMaxOp>(_ row: UnsafePointer<Float>, _ out: UnsafeMutableP
     if x < ow {
         if ow >= 16 { dwStore16(maxPoolWindow16(row, ow &- 16, kw, sw, M.self), out + (ow &- 16)) } else {
             let m = maxPoolWindow16(row, x, kw, sw, M.self)
-            for t in 0..<(ow &- x) { out[x &+ t] = m[t] }
+            if room >= 16 { dwStore16(m, out) } else { for t in 0..<(ow &- x) { out[x &+ t] = m[t] } }
         }
     }
 }
