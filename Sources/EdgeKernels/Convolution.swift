@@ -5,7 +5,8 @@ import Foundation
 /// re-targeted with `with(geometry:)`:
 /// - im2col GEMM: per group, W_g (C_out/g × K) packed as the GEMM left operand, since
 ///   output_g (C_out/g × out plane) = W_g · im2col(input_g);
-/// - depthwise 2-D: the weights as they are, for the direct kernel.
+/// - depthwise 2-D: the weights as they are, for the direct kernel;
+/// - few input channels (a first layer, `SmallConv.supports`): [tap][C_out] for the direct kernel.
 /// Winograd (2-D 3×3, one group) runs from the im2col packing too: it transforms U = G g Gᵀ per
 /// run, block by block (see Winograd.swift), so the weights are held once whatever algorithm
 /// each input size picks (`Winograd.choose`), and the held bytes are those of the packing.
@@ -87,6 +88,7 @@ public final class ConvWeights: @unchecked Sendable {
     public var algorithm: ConvAlgorithm {
         switch store.form(for: geometry) {
         case let .winograd(_, m): return .winograd(m: m)
+        case .direct: return .direct
         default: return .gemm
         }
     }
@@ -96,6 +98,8 @@ public final class ConvWeights: @unchecked Sendable {
 final class ConvWeightStore: Sendable {
     enum Form {
         case depthwise([Float])
+        /// Direct small-C_in conv (SmallConv.swift), weights [tap][C_out].
+        case direct([Float])
         case gemm([PackedMatrix])
         /// F(m, 3) from the (single-group) im2col packing.
         case winograd(PackedMatrix, m: Int)
@@ -104,6 +108,7 @@ final class ConvWeightStore: Sendable {
     let kernels: KernelSet
     let algorithm: ConvAlgorithm
     let depthwise: [Float]?
+    let direct: [Float]?
     let packed: [PackedMatrix]
     /// Winograd may run these weights (2-D 3×3, one group, an ISA with the transforms).
     let winogradCapable: Bool
@@ -113,11 +118,22 @@ final class ConvWeightStore: Sendable {
         self.algorithm = algorithm
         if g.isDepthwise2D {
             depthwise = Array(UnsafeBufferPointer(start: weights, count: g.outChannels * g.kernelPlane))
+            direct = nil
             packed = []
             winogradCapable = false
             return
         }
         depthwise = nil
+        // A first layer (C_in ≤ 4, K ≤ 160) runs the direct kernel at every input size, unless
+        // im2col or Winograd is forced: with K this small a GEMM tile does ~K products per
+        // packed column, and the packing copies the input kh·kw/(sh·sw) times.
+        if (algorithm == .automatic || algorithm == .direct) && SmallConv.supports(g) {
+            direct = SmallConv.pack(weights, g)
+            packed = []
+            winogradCapable = false
+            return
+        }
+        direct = nil
         winogradCapable = algorithm != .gemm && Winograd.supports(g, ks)
         packed = ConvWeightStore.pack(weights, g, ks)
     }
@@ -132,21 +148,22 @@ final class ConvWeightStore: Sendable {
     /// The form `geometry` runs with.
     func form(for g: ConvGeometry) -> Form {
         if let depthwise { return .depthwise(depthwise) }
+        if let direct { return .direct(direct) }
         if winogradCapable {
             var m: Int? = nil
             switch algorithm {
             case .automatic: m = Winograd.choose(g, kernels)
             case let .winograd(forced): m = Winograd.applies(g, kernels) ? forced : nil
-            case .gemm: m = nil
+            case .gemm, .direct: m = nil
             }
             if let m { return .winograd(packed[0], m: m) }
         }
         return .gemm(packed)
     }
 
-    /// The im2col packing (padded to MR rows per group) or the depthwise weights.
+    /// The im2col packing (padded to MR rows per group), the depthwise or the direct weights.
     var byteCount: Int {
-        packed.reduce(0) { $0 + $1.byteCount } + (depthwise?.count ?? 0) * 4
+        packed.reduce(0) { $0 + $1.byteCount } + (depthwise?.count ?? 0) * 4 + (direct?.count ?? 0) * 4
     }
 }
 
@@ -155,8 +172,9 @@ extension Kernels {
     /// input: batch × C_in × inputSize (contiguous), output: batch × C_out × outputSize, bias: C_out or nil,
     /// residual: nil or laid out as output and not overlapping it (a residual block's skip input,
     /// Conv → Add(skip) → act as one call, without the Add's buffer).
-    /// Paths: depthwise 2-D → direct kernel; 3×3 stride 1 → Winograd when its cost model wins;
-    /// pointwise → GEMM on the input; else im2col + GEMM.
+    /// Paths: depthwise 2-D → direct kernel; C_in ≤ 4 (a first layer) → direct kernel
+    /// (SmallConv.swift); 3×3 stride 1 → Winograd when its cost model wins; pointwise → GEMM on
+    /// the input; else im2col + GEMM.
     ///
     /// The residual is added by one contiguous pass over the output after the conv (bias in, the
     /// activation deferred to that pass), split across the pool. Adding z inside each GEMM tile
@@ -183,6 +201,9 @@ extension Kernels {
             return
         case let .winograd(w, m):
             winogradConv(w, m: m, g, ks, batch: batch, input: input, bias: bias, activation: activation, output: output, pool: pool)
+            return
+        case let .direct(w):
+            SmallConv.run(w, g, ks, batch: batch, input: input, bias: bias, activation: activation, output: output, pool: pool)
             return
         case let .gemm(p):
             packed = p
@@ -235,8 +256,8 @@ extension Kernels {
                 for i in 0..<outCount { output[i] = Int32(y[i]) }
             }
             return
-        case .winograd:
-            preconditionFailure("int8 weights are never transformed for Winograd (algorithm .gemm)")
+        case .winograd, .direct:
+            preconditionFailure("int8 weights are packed for GEMM or depthwise only (algorithm .gemm)")
         }
         let cig = g.inChannels / g.groups, cog = g.outChannels / g.groups
         let n = g.outputPlane, kdim = g.reductionSize

@@ -72,6 +72,10 @@ struct KernelSet: Sendable {
     /// B-panel packer (Shared/PackBImpl.swift): (b, ldb, trans, p0, kcb, j0, cols, nr, alpha, dst).
     typealias PackB = @Sendable (UnsafePointer<Float>, Int, Bool, Int, Int, Int, Int, Int, Float, UnsafeMutablePointer<Float>) -> Void
     typealias MaxPool2D = @Sendable (UnsafePointer<Int>, UnsafePointer<Float>, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) -> Void
+    /// Direct small-C_in conv, output rows of one image (Shared/SmallConvImpl.swift): (geometry,
+    /// input, weights [tap][C_out], bias, output, oy0, oy1, scratch, activation code, p0, p1).
+    typealias SmallConvBand = @Sendable (UnsafePointer<Int>, UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>?,
+                                         UnsafeMutablePointer<Float>, Int, Int, UnsafeMutablePointer<Float>, Int, Float, Float) -> Void
     typealias ToBits = @Sendable (UnsafePointer<Float>, UnsafeMutablePointer<UInt16>, Int) -> Void
     typealias FromBits = @Sendable (UnsafePointer<UInt16>, UnsafeMutablePointer<Float>, Int) -> Void
 
@@ -100,6 +104,7 @@ struct KernelSet: Sendable {
     var winogradInput: WinogradInput? = nil
     var winogradOutput: WinogradOutput? = nil
     var winogradWeightRows: WinogradWeightRows? = nil
+    var smallConvBand: SmallConvBand = PortableKernels.smallConvBand
 
     static let portable = KernelSet(
         isa: .portable, mr: PortableKernels.mr, nr: PortableKernels.nr, kc: 256, mc: 128, nc: 4096,
@@ -117,7 +122,7 @@ struct KernelSet: Sendable {
         floatToHalf: AVX2Kernels.floatToHalf, halfToFloat: AVX2Kernels.halfToFloat,
         floatToBFloat16: AVX2Kernels.floatToBFloat16, bfloat16ToFloat: AVX2Kernels.bfloat16ToFloat,
         winogradInput: AVX2Kernels.winogradInput, winogradOutput: AVX2Kernels.winogradOutput,
-        winogradWeightRows: AVX2Kernels.winogradWeightRows)
+        winogradWeightRows: AVX2Kernels.winogradWeightRows, smallConvBand: AVX2Kernels.smallConvBand)
 
     static let avx512 = KernelSet(
         isa: .avx512, mr: AVX512Kernels.mr, nr: AVX512Kernels.nr, kc: 256, mc: 168, nc: 4096,
@@ -130,7 +135,7 @@ struct KernelSet: Sendable {
         narrow: NarrowTiles(general: AVX512Kernels.tileGeneral, columns: AVX512Kernels.tileColumns,
                             columnPanels: AVX512Kernels.columnPanels, halfWidth: 16),
         winogradInput: AVX512Kernels.winogradInput, winogradOutput: AVX512Kernels.winogradOutput,
-        winogradWeightRows: AVX512Kernels.winogradWeightRows)
+        winogradWeightRows: AVX512Kernels.winogradWeightRows, smallConvBand: AVX512Kernels.smallConvBand)
 
     static func forISA(_ isa: KernelISA?) -> KernelSet {
         switch min(isa ?? .active, .detected) {

@@ -29,6 +29,9 @@ public enum ConvAlgorithm: Sendable, Equatable {
     case gemm
     /// Winograd F(m×m, 3×3), m = 2 or 4.
     case winograd(m: Int)
+    /// The direct kernel for few input channels (SmallConv.swift) where it applies, else `.gemm`.
+    /// `.automatic` picks it too.
+    case direct
 }
 
 enum Winograd {

@@ -275,6 +275,12 @@ public enum AVX512Kernels {
                             _ nr: Int, _ alpha: Float, _ dst: UnsafeMutablePointer<Float>) {
         packBPanelsImpl(b, ldb, trans, p0, kcb, j0, cols, nr, alpha, dst)
     }
+    /// Output rows [oy0, oy1) of a direct small-C_in conv (see Shared/SmallConvImpl.swift): 8 channels × 3 vectors, 24 of the 32 zmm registers.
+    public static func smallConvBand(_ geometry: UnsafePointer<Int>, _ input: UnsafePointer<Float>, _ weights: UnsafePointer<Float>,
+                              _ bias: UnsafePointer<Float>?, _ output: UnsafeMutablePointer<Float>, _ oy0: Int, _ oy1: Int,
+                              _ scratch: UnsafeMutablePointer<Float>, _ code: Int, _ p0: Float, _ p1: Float) {
+        smallConvBandImpl(geometry, input, weights, bias, output, oy0, oy1, scratch, code, p0, p1, cb: 8, nv: 3)
+    }
     /// Implicit im2col panels (see Shared/Im2ColImpl.swift).
     public static func im2colPanels(_ geometry: UnsafePointer<Int>, _ input: UnsafePointer<Float>, _ padValue: Float, _ nr: Int,
                                     _ p0: Int, _ kcb: Int, _ j0: Int, _ cols: Int, _ dst: UnsafeMutablePointer<Float>) {

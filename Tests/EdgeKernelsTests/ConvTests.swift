@@ -5,14 +5,15 @@ final class ConvTests: XCTestCase {
     let pool2 = ThreadPool(threads: 2)
 
     func check(_ g: ConvGeometry, batch: Int = 1, act: Activation = .none, withBias: Bool = true, isa: KernelISA,
-               threads: Int = 1, seed: UInt64 = 3, file: StaticString = #filePath, line: UInt = #line) {
+               threads: Int = 1, seed: UInt64 = 3, algorithm: ConvAlgorithm = .automatic,
+               file: StaticString = #filePath, line: UInt = #line) {
         XCTAssertNil(g.problem, file: file, line: line)
         var rng = TestRandom(seed: seed)
         let x = rng.floats(batch * g.inChannels * g.inputPlane)
         let w = rng.floats(g.outChannels * g.reductionSize)
         let bias = withBias ? rng.floats(g.outChannels) : nil
         let want = Reference.conv(g, batch: batch, input: x, weights: w, bias: bias, activation: act)
-        let cw = ConvWeights(weights: w, geometry: g, isa: isa)
+        let cw = ConvWeights(weights: w, geometry: g, isa: isa, algorithm: algorithm)
         var y = [Float](repeating: .nan, count: batch * g.outChannels * g.outputPlane)
         if let bias {
             bias.withUnsafeBufferPointer { bp in
@@ -21,7 +22,7 @@ final class ConvTests: XCTestCase {
         } else {
             Kernels.conv(cw, batch: batch, input: x, bias: nil, activation: act, output: &y, pool: threads == 2 ? pool2 : nil)
         }
-        assertClose(y, want, rtol: 1e-4, atol: 1e-4 * Float(g.reductionSize).squareRoot(), "\(isa) \(g) t=\(threads)",
+        assertClose(y, want, rtol: 1e-4, atol: 1e-4 * Float(g.reductionSize).squareRoot(), "\(isa) \(g) t=\(threads) \(cw.algorithm)",
                     file: file, line: line)
     }
 
@@ -41,18 +42,19 @@ final class ConvTests: XCTestCase {
 
     /// First layers of SqueezeNet / ShuffleNet / MobileNetV2 shape: C_in ≤ 4, stride 2, rows wide
     /// enough that a packed panel row takes the 16-wide stride-2 gather, at odd widths, pads and
-    /// column offsets (the im2col packer in Shared/Im2ColImpl.swift).
+    /// column offsets (the im2col packer in Shared/Im2ColImpl.swift, forced with `.gemm`), and the
+    /// direct kernel `.automatic` picks for them (SmallConv.swift).
     func testTinyInputChannelConvsWithWideRows() {
         for isa in KernelISA.supported {
-            for threads in [1, 2] {
+            for (threads, algorithm) in [(1, ConvAlgorithm.gemm), (2, .gemm), (1, .automatic), (2, .automatic)] {
                 check(ConvGeometry(inChannels: 3, outChannels: 24, inputSize: [37, 75], kernelSize: [3, 3], strides: [2, 2],
-                                   padsBegin: [1, 1], padsEnd: [1, 1]), act: .relu, isa: isa, threads: threads)
+                                   padsBegin: [1, 1], padsEnd: [1, 1]), act: .relu, isa: isa, threads: threads, algorithm: algorithm)
                 check(ConvGeometry(inChannels: 3, outChannels: 29, inputSize: [21, 93], kernelSize: [3, 3], strides: [2, 2]),
-                      isa: isa, threads: threads)
+                      isa: isa, threads: threads, algorithm: algorithm)
                 check(ConvGeometry(inChannels: 1, outChannels: 7, inputSize: [15, 101], kernelSize: [5, 4], strides: [2, 2],
-                                   dilations: [1, 2], padsBegin: [2, 3], padsEnd: [0, 2]), isa: isa, threads: threads)
+                                   dilations: [1, 2], padsBegin: [2, 3], padsEnd: [0, 2]), isa: isa, threads: threads, algorithm: algorithm)
                 check(ConvGeometry(inChannels: 4, outChannels: 9, inputSize: [9, 70], kernelSize: [3, 3],
-                                   padsBegin: [0, 2], padsEnd: [1, 1]), act: .clip(min: 0, max: 6), isa: isa, threads: threads)
+                                   padsBegin: [0, 2], padsEnd: [1, 1]), act: .clip(min: 0, max: 6), isa: isa, threads: threads, algorithm: algorithm)
             }
         }
     }

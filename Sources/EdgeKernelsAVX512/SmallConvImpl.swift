@@ -1,0 +1,1 @@
+../EdgeKernels/Shared/SmallConvImpl.swift
