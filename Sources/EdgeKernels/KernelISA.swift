@@ -73,9 +73,11 @@ struct KernelSet: Sendable {
     typealias PackB = @Sendable (UnsafePointer<Float>, Int, Bool, Int, Int, Int, Int, Int, Float, UnsafeMutablePointer<Float>) -> Void
     typealias MaxPool2D = @Sendable (UnsafePointer<Int>, UnsafePointer<Float>, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) -> Void
     /// Direct small-C_in conv, output rows of one image (Shared/SmallConvImpl.swift): (geometry,
-    /// input, weights [tap][C_out], bias, output, oy0, oy1, scratch, activation code, p0, p1).
-    typealias SmallConvBand = @Sendable (UnsafePointer<Int>, UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>?,
-                                         UnsafeMutablePointer<Float>, Int, Int, UnsafeMutablePointer<Float>, Int, Float, Float) -> Void
+    /// tap offsets, band rows, input, weights [tap][C_out], bias, output, oy0, oy1, scratch,
+    /// activation code, p0, p1).
+    typealias SmallConvBand = @Sendable (UnsafePointer<Int>, UnsafePointer<Int>, Int, UnsafePointer<Float>, UnsafePointer<Float>,
+                                         UnsafePointer<Float>?, UnsafeMutablePointer<Float>, Int, Int, UnsafeMutablePointer<Float>,
+                                         Int, Float, Float) -> Void
     typealias ToBits = @Sendable (UnsafePointer<Float>, UnsafeMutablePointer<UInt16>, Int) -> Void
     typealias FromBits = @Sendable (UnsafePointer<UInt16>, UnsafeMutablePointer<Float>, Int) -> Void
 

@@ -55,12 +55,13 @@ enum SmallConv {
             let bands = (s.oh + rows - 1) / rows
             let scratchCount = s.scratchCount(bandRows: rows)
             let workers = pool?.threadCount ?? 1
+            let offsets = s.tapOffsets(bandRows: rows)
             Workspace.with(floats: scratchCount * workers) { scratch in
                 w.withUnsafeBufferPointer { wp in
                     let weights = wp.baseAddress!
                     let body: (Int, Int) -> Void = { task, worker in
                         let img = task / bands, oy0 = task % bands * rows
-                        ks.smallConvBand(geometry, input + img * inImage, weights, bias, output + img * outImage,
+                        ks.smallConvBand(geometry, offsets, rows, input + img * inImage, weights, bias, output + img * outImage,
                                          oy0, min(oy0 + rows, s.oh), scratch + worker * scratchCount, code, p0, p1)
                     }
                     let tasks = batch * bands

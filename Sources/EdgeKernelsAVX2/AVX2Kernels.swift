@@ -8,6 +8,9 @@
     c.addingProduct(a, b)  // two vfmadd231ps ymm
 }
 
+/// Direct small-C_in conv block (Shared/SmallConvImpl.swift): 4 channels × 1 vector (8 of the 16 ymm registers: a vector is two ymm halves).
+let smallConvChannels = 4, smallConvVectors = 1
+
 public enum AVX2Kernels {
     public static let mr = 6
     public static let nr = 16
@@ -121,11 +124,12 @@ public enum AVX2Kernels {
                             _ nr: Int, _ alpha: Float, _ dst: UnsafeMutablePointer<Float>) {
         packBPanelsImpl(b, ldb, trans, p0, kcb, j0, cols, nr, alpha, dst)
     }
-    /// Output rows [oy0, oy1) of a direct small-C_in conv (see Shared/SmallConvImpl.swift): 4 channels × 1 vector (8 of the 16 ymm registers: a vector is two ymm halves).
-    public static func smallConvBand(_ geometry: UnsafePointer<Int>, _ input: UnsafePointer<Float>, _ weights: UnsafePointer<Float>,
-                              _ bias: UnsafePointer<Float>?, _ output: UnsafeMutablePointer<Float>, _ oy0: Int, _ oy1: Int,
+    /// Output rows [oy0, oy1) of a direct small-C_in conv (see Shared/SmallConvImpl.swift).
+    public static func smallConvBand(_ geometry: UnsafePointer<Int>, _ offsets: UnsafePointer<Int>, _ bandRows: Int,
+                              _ input: UnsafePointer<Float>, _ weights: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?,
+                              _ output: UnsafeMutablePointer<Float>, _ oy0: Int, _ oy1: Int,
                               _ scratch: UnsafeMutablePointer<Float>, _ code: Int, _ p0: Float, _ p1: Float) {
-        smallConvBandImpl(geometry, input, weights, bias, output, oy0, oy1, scratch, code, p0, p1, cb: 4, nv: 1)
+        smallConvBandImpl(geometry, offsets, bandRows, input, weights, bias, output, oy0, oy1, scratch, code, p0, p1)
     }
     /// Implicit im2col panels (see Shared/Im2ColImpl.swift).
     public static func im2colPanels(_ geometry: UnsafePointer<Int>, _ input: UnsafePointer<Float>, _ padValue: Float, _ nr: Int,

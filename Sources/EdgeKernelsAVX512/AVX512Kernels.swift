@@ -8,6 +8,9 @@
     c.addingProduct(a, b)  // one vfmadd231ps zmm
 }
 
+/// Direct small-C_in conv block (Shared/SmallConvImpl.swift): 8 channels × 3 vectors, 24 of the 32 zmm registers.
+let smallConvChannels = 8, smallConvVectors = 3
+
 public enum AVX512Kernels {
     public static let mr = 14
     public static let nr = 32
@@ -275,11 +278,12 @@ public enum AVX512Kernels {
                             _ nr: Int, _ alpha: Float, _ dst: UnsafeMutablePointer<Float>) {
         packBPanelsImpl(b, ldb, trans, p0, kcb, j0, cols, nr, alpha, dst)
     }
-    /// Output rows [oy0, oy1) of a direct small-C_in conv (see Shared/SmallConvImpl.swift): 8 channels × 3 vectors, 24 of the 32 zmm registers.
-    public static func smallConvBand(_ geometry: UnsafePointer<Int>, _ input: UnsafePointer<Float>, _ weights: UnsafePointer<Float>,
-                              _ bias: UnsafePointer<Float>?, _ output: UnsafeMutablePointer<Float>, _ oy0: Int, _ oy1: Int,
+    /// Output rows [oy0, oy1) of a direct small-C_in conv (see Shared/SmallConvImpl.swift).
+    public static func smallConvBand(_ geometry: UnsafePointer<Int>, _ offsets: UnsafePointer<Int>, _ bandRows: Int,
+                              _ input: UnsafePointer<Float>, _ weights: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?,
+                              _ output: UnsafeMutablePointer<Float>, _ oy0: Int, _ oy1: Int,
                               _ scratch: UnsafeMutablePointer<Float>, _ code: Int, _ p0: Float, _ p1: Float) {
-        smallConvBandImpl(geometry, input, weights, bias, output, oy0, oy1, scratch, code, p0, p1, cb: 8, nv: 3)
+        smallConvBandImpl(geometry, offsets, bandRows, input, weights, bias, output, oy0, oy1, scratch, code, p0, p1)
     }
     /// Implicit im2col panels (see Shared/Im2ColImpl.swift).
     public static func im2colPanels(_ geometry: UnsafePointer<Int>, _ input: UnsafePointer<Float>, _ padValue: Float, _ nr: Int,

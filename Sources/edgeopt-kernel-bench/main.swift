@@ -172,7 +172,7 @@ func runAll(_ config: Config) {
             Kernels.conv(weights, input: x, bias: bias, activation: .relu, output: &y, pool: pool)
         }
         // Every algorithm the geometry can run, besides the one the cost model picked.
-        for other in [ConvAlgorithm.gemm, .winograd(m: 2), .winograd(m: 4)] where other != weights.algorithm {
+        for other in [ConvAlgorithm.gemm, .direct, .winograd(m: 2), .winograd(m: 4)] where other != weights.algorithm {
             let forced = ConvWeights(weights: w, geometry: g, isa: isa, algorithm: other)
             if forced.algorithm != other { continue }
             bench(cc.name + " [\(other)]", flops: 2 * macs, config) {

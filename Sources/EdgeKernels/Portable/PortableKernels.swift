@@ -9,6 +9,9 @@
     a * b + c
 }
 
+/// Direct small-C_in conv block (Shared/SmallConvImpl.swift): 2 channels × 1 vector (8 of the 16 xmm registers).
+let smallConvChannels = 2, smallConvVectors = 1
+
 enum PortableKernels {
     static let mr = 4
     static let nr = 8
@@ -101,11 +104,12 @@ enum PortableKernels {
                             _ nr: Int, _ alpha: Float, _ dst: UnsafeMutablePointer<Float>) {
         packBPanelsImpl(b, ldb, trans, p0, kcb, j0, cols, nr, alpha, dst)
     }
-    /// Output rows [oy0, oy1) of a direct small-C_in conv (see Shared/SmallConvImpl.swift): 2 channels × 1 vector (8 of the 16 xmm registers).
-    static func smallConvBand(_ geometry: UnsafePointer<Int>, _ input: UnsafePointer<Float>, _ weights: UnsafePointer<Float>,
-                              _ bias: UnsafePointer<Float>?, _ output: UnsafeMutablePointer<Float>, _ oy0: Int, _ oy1: Int,
+    /// Output rows [oy0, oy1) of a direct small-C_in conv (see Shared/SmallConvImpl.swift).
+    static func smallConvBand(_ geometry: UnsafePointer<Int>, _ offsets: UnsafePointer<Int>, _ bandRows: Int,
+                              _ input: UnsafePointer<Float>, _ weights: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?,
+                              _ output: UnsafeMutablePointer<Float>, _ oy0: Int, _ oy1: Int,
                               _ scratch: UnsafeMutablePointer<Float>, _ code: Int, _ p0: Float, _ p1: Float) {
-        smallConvBandImpl(geometry, input, weights, bias, output, oy0, oy1, scratch, code, p0, p1, cb: 2, nv: 1)
+        smallConvBandImpl(geometry, offsets, bandRows, input, weights, bias, output, oy0, oy1, scratch, code, p0, p1)
     }
     /// Implicit im2col panels (see Shared/Im2ColImpl.swift).
     static func im2colPanels(_ geometry: UnsafePointer<Int>, _ input: UnsafePointer<Float>, _ padValue: Float, _ nr: Int,
