@@ -40,8 +40,9 @@
 /// - `ConvWeights(weights: [C_out, C_in/g, k…] ptr, geometry:isa:algorithm:)` — pack once at compile time;
 ///   `.with(geometry:)` re-targets to another input size without copying; `.algorithm` tells what runs.
 /// - `Kernels.conv(weights, batch:input:bias:activation:output:pool:)` — depthwise 2-D → direct kernel,
+///   2-D one group with C_in ≤ 4 and C_in·kh·kw ≤ 160 (a first layer) → direct kernel (SmallConv.swift),
 ///   3×3 stride 1 one group → Winograd F(4,3) or F(2,3) when the cost model says so (AVX2/AVX-512;
-///   `ConvAlgorithm.automatic | .gemm | .winograd(m:)` forces one), 1×1/stride 1/no pad → GEMM, else
+///   `ConvAlgorithm.automatic | .gemm | .winograd(m:) | .direct` forces one), 1×1/stride 1/no pad → GEMM, else
 ///   im2col + GEMM; bias (C_out) and activation fused.
 /// - `ConvTransposeGeometry(…, outputSize:, padsBegin:)` (caller resolves output_shape/output_padding/auto_pad;
 ///   `ConvTransposeGeometry.defaultOutputSize(…)` helps), `ConvTransposeWeights(weights: [C_in, C_out/g, k…], geometry:)`,

@@ -121,6 +121,9 @@ func runAll(_ config: Config) {
                  kernelSize: [3, 3], strides: [2, 2], padsBegin: [1, 1], padsEnd: [1, 1])),
         ConvCase(name: "conv mobilenetv2-conv1 3x3s2 3->32 224", g: ConvGeometry(inChannels: 3, outChannels: 32, inputSize: [224, 224],
                  kernelSize: [3, 3], strides: [2, 2], padsBegin: [1, 1], padsEnd: [1, 1])),
+        // A stride-1 first layer (VGG-style): the direct kernel against Winograd and im2col.
+        ConvCase(name: "conv vgg-conv1 3x3 3->64 224", g: ConvGeometry(inChannels: 3, outChannels: 64, inputSize: [224, 224],
+                 kernelSize: [3, 3], padsBegin: [1, 1], padsEnd: [1, 1])),
         ConvCase(name: "conv resnet50-3x3 64->64 56", g: ConvGeometry(inChannels: 64, outChannels: 64, inputSize: [56, 56],
                  kernelSize: [3, 3], padsBegin: [1, 1], padsEnd: [1, 1])),
         ConvCase(name: "conv resnet50-3x3 128->128 28", g: ConvGeometry(inChannels: 128, outChannels: 128, inputSize: [28, 28],

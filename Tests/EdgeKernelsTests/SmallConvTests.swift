@@ -87,10 +87,10 @@ final class SmallConvTests: XCTestCase {
         }
     }
 
-    /// (C_in = C_out = 1 is a depthwise conv and takes that kernel.)
     /// Strides 1, 2 and 3, asymmetric pads, kh ≠ kw, dilation, C_in 1–4, odd widths (a last vector
     /// overlapping its neighbour), rows narrower than 16, C_out below, at and past a channel block
-    /// (blocks of 8, 4 or 2 by ISA; a last block overlapping the one before), batch 2.
+    /// (blocks of 8, 4 or 2 by ISA, then 4 or 1; a last block overlapping the one before), batch 2.
+    /// (C_in = C_out = 1 is a depthwise conv and takes that kernel.)
     func testShapesAgainstDefinition() {
         let shapes: [(ConvGeometry, Int)] = [
             (ConvGeometry(inChannels: 1, outChannels: 2, inputSize: [9, 21], kernelSize: [3, 3]), 1),
