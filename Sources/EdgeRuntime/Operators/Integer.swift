@@ -66,16 +66,9 @@ final class ConvIntegerKernel: TensorKernel, BakesConstants {
 
     init(_ b: KernelBuildContext) {
         conv = IntegerConv(b, weightIndex: 1)
-        constant = conv.constantWeights != nil && (!b.hasInput(3) || b.constantInput(3) != nil)
-        var zero: [Int32]? = nil
-        if constant, let w = conv.constantWeights {
-            if let z = b.constantInput(3) {
-                if z.dtype == w.dtype { zero = try? QuantTypes.int32Values(z, b.nodeDescription) }
-            } else {
-                zero = [0]
-            }
-        }
-        bakeZeroPoints = conv.canBake(wZero: zero) ? zero : nil
+        let weights = conv.constantZeroPoints(b, zeroPointIndex: 3)
+        constant = weights.constant
+        bakeZeroPoints = weights.bake
     }
 
     func compute(_ i: [Tensor?], _ c: ExecutionContext) throws -> [Tensor] {

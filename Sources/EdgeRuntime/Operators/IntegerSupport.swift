@@ -153,6 +153,21 @@ final class IntegerConv: @unchecked Sendable {
         constantWeights = nil
     }
 
+    /// Whether the weights and their zero point (input `zeroPointIndex`; absent means 0) are both
+    /// constants, and if so the zero points `bake` may pack them with (nil when it cannot).
+    func constantZeroPoints(_ b: KernelBuildContext, zeroPointIndex: Int) -> (constant: Bool, bake: [Int32]?) {
+        let constant = constantWeights != nil && (!b.hasInput(zeroPointIndex) || b.constantInput(zeroPointIndex) != nil)
+        var zero: [Int32]? = nil
+        if constant, let w = constantWeights {
+            if let z = b.constantInput(zeroPointIndex) {
+                if z.dtype == w.dtype { zero = try? QuantTypes.int32Values(z, b.nodeDescription) }
+            } else {
+                zero = [0]
+            }
+        }
+        return (constant, canBake(wZero: zero) ? zero : nil)
+    }
+
     /// Whether constant weights of this shape and zero points can be packed by `bake` (else the
     /// run-time checks report the problem).
     func canBake(wZero: [Int32]?) -> Bool {

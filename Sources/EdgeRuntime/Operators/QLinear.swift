@@ -152,16 +152,9 @@ final class QLinearConvKernel: TensorKernel, BakesConstants, @unchecked Sendable
 
     init(_ b: KernelBuildContext) throws {
         conv = IntegerConv(b, weightIndex: 3)
-        constant = conv.constantWeights != nil && (!b.hasInput(5) || b.constantInput(5) != nil)
-        var zero: [Int32]? = nil
-        if constant, let w = conv.constantWeights {
-            if let z = b.constantInput(5) {
-                if z.dtype == w.dtype { zero = try? QuantTypes.int32Values(z, b.nodeDescription) }
-            } else {
-                zero = [0]
-            }
-        }
-        bakeZeroPoints = conv.canBake(wZero: zero) ? zero : nil
+        let weights = conv.constantZeroPoints(b, zeroPointIndex: 5)
+        constant = weights.constant
+        bakeZeroPoints = weights.bake
         range = QLinearOperators.outputRange(b)
         constantParameters = constant && [1, 2, 4, 5, 6, 7, 8].allSatisfy { !b.hasInput($0) || b.constantInput($0) != nil }
     }
