@@ -25,9 +25,18 @@ final class Arena: @unchecked Sendable {
     // @unchecked: the block is written only by the kernels of the single run that owns the arena.
     let base: UnsafeMutableRawPointer
     let byteCount: Int
-    init(byteCount: Int) {
-        self.byteCount = byteCount
-        base = UnsafeMutableRawPointer.allocate(byteCount: max(byteCount, 1), alignment: 64)
+    /// Each step's kernel scratch slice, made once per plan (a region's stack is empty between
+    /// steps, and a session's runs are serialised).
+    let scratchRegions: [Int: ScratchRegion]
+    init(plan: BufferPlan) {
+        byteCount = plan.arenaBytes
+        let base = UnsafeMutableRawPointer.allocate(byteCount: max(byteCount, 1), alignment: 64)
+        self.base = base
+        var regions: [Int: ScratchRegion] = [:]
+        for (key, slice) in plan.slices where key.sequence == AllocationKey.scratch(step: key.step).sequence {
+            regions[key.step] = ScratchRegion(base: base + slice.offset, bytes: slice.bytes)
+        }
+        scratchRegions = regions
     }
     deinit { base.deallocate() }
 }
@@ -86,9 +95,8 @@ final class BufferAllocator {
     /// Where `step`'s kernels borrow scratch: a measuring region while recording, the step's
     /// arena slice once planned (nil when the recorded step borrowed none).
     func scratchRegion(step: Int) -> ScratchRegion? {
-        guard let plan, let arena else { return ScratchRegion() }
-        guard let slice = plan.slices[.scratch(step: step)] else { return nil }
-        return ScratchRegion(base: arena.base + slice.offset, bytes: slice.bytes)
+        guard plan != nil, let arena else { return ScratchRegion() }
+        return arena.scratchRegions[step]
     }
 
     /// Records the scratch `region` measured while `step` ran.

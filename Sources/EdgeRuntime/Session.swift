@@ -179,7 +179,7 @@ public final class Session: @unchecked Sendable {
         if Profiler.enabled { Profiler.report() }
         if let allocator, allocator.isRecording {
             let plan = allocator.makePlan()
-            plans[signature] = (plan, Arena(byteCount: plan.arenaBytes))
+            plans[signature] = (plan, Arena(plan: plan))
             planOrder.append(signature)
             if planOrder.count > 4 { plans[planOrder.removeFirst()] = nil }
             // Kernel scratch now lives in the arena; the recording run's small tensors are freed
